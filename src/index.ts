@@ -1,0 +1,24 @@
+/** Library entry point of busight: the functions behind each CLI command and their types. */
+export { discoverClassFolders } from './data/discover.js';
+export type { Dataset } from './data/dataset.js';
+export { decodeImageBytes, loadSampleImage, resizeRgb } from './data/image.js';
+export type { RgbImage, ImageLimits } from './data/image.js';
+export { CLASS_NAMES } from './data/sample.js';
+export type { Label, Sample, SplitName, SplitSample } from './data/sample.js';
+export { readSplitFile, stratifiedSplit, writeSplitFile } from './data/split.js';
+export { ConfigError, DataError, ModelError, NotSupportedError } from './errors.js';
+export { runEvaluation } from './evaluate/evaluate.js';
+export type { EvaluateOptions } from './evaluate/evaluate.js';
+export * from './evaluate/metrics.js';
+export { BACKBONE_NAMES } from './model/backbone.js';
+export type { Backbone, BackboneName } from './model/backbone.js';
+export { readBundle } from './model/bundle.js';
+export type { BundleManifest } from './model/bundle.js';
+export { loadPredictor } from './model/predictor.js';
+export type { Prediction, Predictor } from './model/predictor.js';
+export { expandInputs, predictFiles } from './predict/predict-files.js';
+export type { PredictionRow } from './predict/predict-files.js';
+export { runTraining, TRAIN_DEFAULTS } from './train/train.js';
+export type { TrainOptions, TrainResult } from './train/train.js';
+export type { Logger, ProgressEvent } from './util/log.js';
+export { BUSIGHT_VERSION } from './version.js';

@@ -1,0 +1,103 @@
+import type { RgbImage } from '../data/image.js';
+import { DataError } from '../errors.js';
+
+/** Names of the supported ImageNet backbones, as given to `--backbone`. */
+export const BACKBONE_NAMES = ['mobilenet_v2_1.0', 'mobilenet_v1_0.75'] as const;
+
+export type BackboneName = (typeof BACKBONE_NAMES)[number];
+
+/** Features of a batch of n images. */
+export interface FeatureBatch {
+  /** Globally average-pooled features, float32 [n, featureDim], row-major. */
+  pooled: Float32Array;
+  /** Last convolutional feature maps, float32 [n, h, w, c] (NHWC), when requested. */
+  maps?: Float32Array;
+}
+
+/** A frozen ImageNet network used as a feature extractor. */
+export interface Backbone {
+  readonly name: BackboneName;
+  /** Side of the square input in pixels (224). */
+  readonly inputSize: number;
+  /** Length of one pooled feature vector. */
+  readonly featureDim: number;
+  /** Shape [h, w, c] of one image's last convolutional feature map. */
+  readonly mapShape: readonly [number, number, number];
+  /**
+   * Extracts features. `images`: n RGB uint8 HWC images of exactly inputSize x inputSize.
+   * Returns pooled float32 [n, featureDim] and, with `maps: true`, maps float32 [n, h, w, c].
+   */
+  extract(images: RgbImage[], options?: { maps?: boolean }): Promise<FeatureBatch>;
+  /** ImageNet logits float32 [n, 1000] for n RGB uint8 HWC inputSize x inputSize images. */
+  classify(images: RgbImage[]): Promise<Float32Array>;
+  /** Absolute paths of the files this backbone was loaded from, to hash and copy into a bundle. */
+  readonly files: readonly string[];
+  dispose(): Promise<void>;
+}
+
+/** Storage format of a backbone's weights, which decides the runtime that loads it. */
+export type BackboneFormat = 'onnx' | 'tfjs-layers';
+
+/** Static facts about one backbone: where its files live and what it outputs. */
+export interface BackboneSpec {
+  readonly name: BackboneName;
+  /** Network, width and weights, for help text and reports. */
+  readonly description: string;
+  /** Folder name of this backbone inside a weights folder or the download cache. */
+  readonly folder: string;
+  readonly format: BackboneFormat;
+  /** File that the runtime opens: the .onnx graph, or the TF.js model.json that lists its weight shards. */
+  readonly entryFile: string;
+  /** JSON array of the 1000 ImageNet class names in output order, when the folder ships one (not downloaded). */
+  readonly labelsFile: string;
+  readonly inputSize: number;
+  readonly featureDim: number;
+  readonly mapShape: readonly [number, number, number];
+}
+
+/** Static facts of every supported backbone, keyed by name. */
+export const BACKBONE_SPECS: Readonly<Record<BackboneName, BackboneSpec>> = Object.freeze({
+  'mobilenet_v2_1.0': {
+    name: 'mobilenet_v2_1.0',
+    description: 'MobileNetV2 width 1.0, ImageNet-1k, ONNX int8 (onnxruntime-node)',
+    folder: 'mobilenet_v2_1.0_224',
+    format: 'onnx',
+    entryFile: 'mobilenetv2-12-int8.onnx',
+    labelsFile: 'imagenet_labels.json',
+    inputSize: 224,
+    featureDim: 1280,
+    mapShape: [7, 7, 1280],
+  },
+  'mobilenet_v1_0.75': {
+    name: 'mobilenet_v1_0.75',
+    description: 'MobileNet v1 width 0.75, ImageNet-1k, TF.js layers (float32)',
+    folder: 'mobilenet_v1_0.75_224',
+    format: 'tfjs-layers',
+    entryFile: 'model.json',
+    labelsFile: 'imagenet_labels.json',
+    inputSize: 224,
+    featureDim: 768,
+    mapShape: [7, 7, 768],
+  },
+});
+
+/** Returns whether `value` names a supported backbone. */
+export function isBackboneName(value: string): value is BackboneName {
+  return (BACKBONE_NAMES as readonly string[]).includes(value);
+}
+
+/**
+ * Throws DataError unless every image is RGB uint8 HWC of exactly size x size
+ * (`data.length === size * size * 3`), naming the first bad image's position in the batch.
+ */
+export function checkBackboneInput(images: readonly RgbImage[], size: number): void {
+  for (const [index, image] of images.entries()) {
+    const expectedBytes = size * size * 3;
+    if (image.width !== size || image.height !== size || image.data.length !== expectedBytes) {
+      throw new DataError(
+        `backbone input ${index + 1} of ${images.length}: expected ${size}x${size} RGB (${expectedBytes} bytes), ` +
+          `received ${image.width}x${image.height} with ${image.data.length} bytes. Resize images to ${size}x${size} first.`,
+      );
+    }
+  }
+}

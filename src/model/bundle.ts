@@ -1,0 +1,151 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+
+import { CLASS_NAMES } from '../data/sample.js';
+import { ModelError } from '../errors.js';
+import { sha256, sha256File, writeDirAtomic } from '../util/atomic.js';
+import { BUSIGHT_VERSION } from '../version.js';
+import type { BackboneName } from './backbone.js';
+import { BACKBONE_NAMES } from './backbone.js';
+import type { HeadWeights } from './head.js';
+
+export const BUNDLE_MANIFEST_FILE = 'bundle.json';
+const HEAD_FILE = 'head.json';
+const BACKBONE_FOLDER = 'backbone';
+
+/** Preprocessing that turns a decoded image into backbone input. */
+export interface Preprocessing {
+  /** Side of the square network input in pixels. */
+  inputSize: number;
+  /** 'fill': resize to inputSize x inputSize without keeping the aspect ratio (bilinear). */
+  resize: 'fill';
+  /** Grey images are replicated to three channels, alpha is dropped. */
+  channels: 'rgb';
+  /** Test-time views whose logits are averaged: the image and its left-right mirror. */
+  testTimeViews: 1 | 2;
+}
+
+/** Contents of `bundle.json`, the manifest of a model bundle folder. */
+export interface BundleManifest {
+  format: 'busight-bundle';
+  formatVersion: 1;
+  /** busight version that wrote the bundle. */
+  busightVersion: string;
+  /** Human-readable model name, e.g. "busight-mobilenet_v2_1.0". */
+  modelName: string;
+  /** Model version: the first 12 hex digits of the SHA-256 over the hashes of all bundle files. */
+  modelVersion: string;
+  createdAt: string;
+  classNames: ['benign', 'malignant'];
+  /** Backbone name and its files, relative to the bundle folder, with SHA-256 of each. */
+  backbone: { name: BackboneName; files: { path: string; sha256: string }[] };
+  preprocessing: Preprocessing;
+  head: { file: string; sha256: string };
+  /** Decision threshold on the calibrated malignancy probability, in [0, 1]. */
+  threshold: number;
+  /** Malignant sensitivity on validation data that the threshold was chosen for. */
+  targetSensitivity: number;
+  /** Free-form facts about training (data size, seed, validation AUC), for the report and audits. */
+  training: Record<string, unknown>;
+}
+
+export interface BundleContents {
+  backboneName: BackboneName;
+  /** Absolute paths of the backbone's files; copied flat into the bundle's backbone folder. */
+  backboneFiles: readonly string[];
+  head: HeadWeights;
+  preprocessing: Preprocessing;
+  threshold: number;
+  targetSensitivity: number;
+  training: Record<string, unknown>;
+}
+
+/** Writes a self-contained bundle folder atomically (a killed run leaves no half-written bundle). */
+export async function writeBundle(target: string, contents: BundleContents): Promise<BundleManifest> {
+  let manifest: BundleManifest | undefined;
+  await writeDirAtomic(target, async (dir) => {
+    // Copy the backbone files.
+    await fs.mkdir(path.join(dir, BACKBONE_FOLDER));
+    const backboneFiles: { path: string; sha256: string }[] = [];
+    for (const file of contents.backboneFiles) {
+      const relative = `${BACKBONE_FOLDER}/${path.basename(file)}`;
+      await fs.copyFile(file, path.join(dir, relative));
+      backboneFiles.push({ path: relative, sha256: await sha256File(file) });
+    }
+
+    // Write the head.
+    const headText = JSON.stringify(contents.head);
+    await fs.writeFile(path.join(dir, HEAD_FILE), headText);
+    const headHash = sha256(headText);
+
+    // Write the manifest last.
+    const modelVersion = sha256([...backboneFiles.map((file) => file.sha256), headHash].join('\n')).slice(0, 12);
+    manifest = {
+      format: 'busight-bundle',
+      formatVersion: 1,
+      busightVersion: BUSIGHT_VERSION,
+      modelName: `busight-${contents.backboneName}`,
+      modelVersion,
+      createdAt: new Date().toISOString(),
+      classNames: [...CLASS_NAMES],
+      backbone: { name: contents.backboneName, files: backboneFiles },
+      preprocessing: contents.preprocessing,
+      head: { file: HEAD_FILE, sha256: headHash },
+      threshold: contents.threshold,
+      targetSensitivity: contents.targetSensitivity,
+      training: contents.training,
+    };
+    await fs.writeFile(path.join(dir, BUNDLE_MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+  });
+  return manifest!;
+}
+
+/** A bundle read from disk and checked against its hashes. */
+export interface LoadedBundle {
+  dir: string;
+  manifest: BundleManifest;
+  head: HeadWeights;
+  /** Folder holding the backbone's files. */
+  backboneDir: string;
+}
+
+/**
+ * Reads a bundle folder and verifies every file's SHA-256 against the manifest. Throws
+ * ModelError naming the folder or file when the bundle is missing, incomplete or altered.
+ */
+export async function readBundle(dir: string): Promise<LoadedBundle> {
+  const manifestFile = path.join(dir, BUNDLE_MANIFEST_FILE);
+  let manifest: BundleManifest;
+  try {
+    manifest = JSON.parse(await fs.readFile(manifestFile, 'utf8')) as BundleManifest;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      throw new ModelError(`${dir}: not a busight model bundle (missing ${BUNDLE_MANIFEST_FILE}); pass the model/ folder that train wrote`);
+    }
+    throw new ModelError(`${manifestFile}: invalid bundle manifest: ${(error as Error).message}`);
+  }
+  if (manifest.format !== 'busight-bundle' || manifest.formatVersion !== 1) {
+    throw new ModelError(`${manifestFile}: expected format busight-bundle version 1, received ${manifest.format} version ${manifest.formatVersion}`);
+  }
+  if (!(BACKBONE_NAMES as readonly string[]).includes(manifest.backbone?.name)) {
+    throw new ModelError(`${manifestFile}: unknown backbone ${JSON.stringify(manifest.backbone?.name)}; expected one of ${BACKBONE_NAMES.join(', ')}`);
+  }
+
+  // Verify hashes.
+  for (const entry of [...manifest.backbone.files, { path: manifest.head.file, sha256: manifest.head.sha256 }]) {
+    const file = path.join(dir, entry.path);
+    let actual: string;
+    try {
+      actual = await sha256File(file);
+    } catch {
+      throw new ModelError(`${file}: missing from the bundle; copy the whole model folder`);
+    }
+    if (actual !== entry.sha256) {
+      throw new ModelError(`${file}: SHA-256 ${actual} does not match the manifest's ${entry.sha256}; the bundle was altered or damaged`);
+    }
+  }
+
+  const head = JSON.parse(await fs.readFile(path.join(dir, manifest.head.file), 'utf8')) as HeadWeights;
+  return { dir, manifest, head, backboneDir: path.join(dir, BACKBONE_FOLDER) };
+}

@@ -1,0 +1,100 @@
+import type { RgbImage } from '../data/image.js';
+import { resizeRgb } from '../data/image.js';
+import type { Label } from '../data/sample.js';
+import type { Logger } from '../util/log.js';
+import { silentLogger } from '../util/log.js';
+import type { Backbone } from './backbone.js';
+import type { BundleManifest, LoadedBundle } from './bundle.js';
+import { readBundle } from './bundle.js';
+import { calibratedProbability, gradCam, headLogit } from './head.js';
+import { loadBackboneFromDir } from './load-backbone.js';
+import { mirrorRgb } from './mirror.js';
+
+/** Result for one image. */
+export interface Prediction {
+  /** Calibrated malignancy probability in [0, 1]. */
+  probability: number;
+  /** 1 (malignant) when probability >= threshold, else 0. */
+  label: Label;
+  /** The bundle's operating threshold in [0, 1]. */
+  threshold: number;
+  /** Grad-CAM heat map float32 [heatmapHeight, heatmapWidth], values >= 0 (0 = no malignant evidence), when requested. */
+  heatmap?: Float32Array;
+  heatmapWidth?: number;
+  heatmapHeight?: number;
+}
+
+/** A loaded model bundle ready for inference. */
+export interface Predictor {
+  readonly manifest: BundleManifest;
+  /** Predicts one decoded image (RGB uint8 HWC, any size; resized as the bundle's preprocessing says). */
+  predict(image: RgbImage, options?: { heatmap?: boolean }): Promise<Prediction>;
+  /** Predicts a batch of decoded images (same contract as predict). */
+  predictBatch(images: RgbImage[], options?: { heatmap?: boolean }): Promise<Prediction[]>;
+  dispose(): Promise<void>;
+}
+
+/** Loads a bundle folder (hashes verified) and its backbone, ready for inference. */
+export async function loadPredictor(bundleDir: string, options: { logger?: Logger } = {}): Promise<Predictor> {
+  const bundle = await readBundle(bundleDir);
+  const backbone = await loadBackboneFromDir(bundle.manifest.backbone.name, bundle.backboneDir, { logger: options.logger ?? silentLogger });
+  return new BundlePredictor(bundle, backbone);
+}
+
+class BundlePredictor implements Predictor {
+  readonly manifest: BundleManifest;
+
+  constructor(
+    private readonly bundle: LoadedBundle,
+    private readonly backbone: Backbone,
+  ) {
+    this.manifest = bundle.manifest;
+  }
+
+  async predict(image: RgbImage, options: { heatmap?: boolean } = {}): Promise<Prediction> {
+    return (await this.predictBatch([image], options))[0];
+  }
+
+  async predictBatch(images: RgbImage[], options: { heatmap?: boolean } = {}): Promise<Prediction[]> {
+    const { inputSize, testTimeViews } = this.manifest.preprocessing;
+    const dim = this.backbone.featureDim;
+    const [mapHeight, mapWidth, channels] = this.backbone.mapShape;
+
+    // Resize and build the test-time views: image-major, views consecutive.
+    const views: RgbImage[] = [];
+    for (const image of images) {
+      const base = await resizeRgb(image, inputSize);
+      views.push(base);
+      if (testTimeViews === 2) views.push(mirrorRgb(base));
+    }
+
+    // Run the backbone, then the head on each view; average the logits over views.
+    const batch = await this.backbone.extract(views, { maps: options.heatmap === true });
+    return images.map((_, index) => {
+      let logitSum = 0;
+      for (let view = 0; view < testTimeViews; view++) {
+        const row = index * testTimeViews + view;
+        logitSum += headLogit(this.bundle.head, batch.pooled.subarray(row * dim, (row + 1) * dim));
+      }
+      const probability = calibratedProbability(this.bundle.head, logitSum / testTimeViews);
+      const prediction: Prediction = {
+        probability,
+        label: probability >= this.manifest.threshold ? 1 : 0,
+        threshold: this.manifest.threshold,
+      };
+      if (options.heatmap && batch.maps) {
+        // Grad-CAM of the unmirrored view.
+        const mapSize = mapHeight * mapWidth * channels;
+        const row = index * testTimeViews;
+        prediction.heatmap = gradCam(this.bundle.head, batch.maps.subarray(row * mapSize, (row + 1) * mapSize), mapHeight, mapWidth);
+        prediction.heatmapWidth = mapWidth;
+        prediction.heatmapHeight = mapHeight;
+      }
+      return prediction;
+    });
+  }
+
+  async dispose(): Promise<void> {
+    await this.backbone.dispose();
+  }
+}

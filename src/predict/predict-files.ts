@@ -1,0 +1,103 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+
+import { hasImageExtension, isMaskFile } from '../data/discover.js';
+import { decodeImageBytes, isSkippableImageError, readSampleBytes } from '../data/image.js';
+import { CLASS_NAMES } from '../data/sample.js';
+import { DataError } from '../errors.js';
+import type { Predictor } from '../model/predictor.js';
+import type { Logger } from '../util/log.js';
+import { silentLogger } from '../util/log.js';
+
+/** One output row of `busight predict`. */
+export interface PredictionRow {
+  path: string;
+  /** Calibrated malignancy probability in [0, 1], or null when the file could not be read. */
+  probability: number | null;
+  /** Class at the bundle's threshold, or null when the file could not be read. */
+  label: 'benign' | 'malignant' | null;
+  threshold: number;
+  /** Why the file was not predicted, when it was not. */
+  error?: string;
+}
+
+/**
+ * Expands files and folders into the image files to predict: folders are walked recursively in
+ * sorted order, keeping files with an image extension and leaving out segmentation masks
+ * (`*_mask*.png`). A file named explicitly is always kept. Throws DataError for a missing path.
+ */
+export async function expandInputs(inputs: string[], logger: Logger = silentLogger): Promise<string[]> {
+  const files: string[] = [];
+  for (const input of inputs) {
+    let stat;
+    try {
+      stat = await fs.stat(input);
+    } catch {
+      throw new DataError(`${input}: file or folder not found`, input);
+    }
+    if (stat.isDirectory()) {
+      const found = await walk(input);
+      const masks = found.filter((file) => isMaskFile(file)).length;
+      if (masks > 0) logger.info(`${input}: left out ${masks} segmentation mask file(s)`);
+      files.push(...found.filter((file) => hasImageExtension(file) && !isMaskFile(file)));
+    } else {
+      files.push(input);
+    }
+  }
+  return files;
+}
+
+/**
+ * Predicts each file in batches. A file that cannot be read gets a row with `error` and the run
+ * goes on; other errors stop it.
+ */
+export async function predictFiles(
+  predictor: Predictor,
+  files: string[],
+  options: { batchSize?: number; logger?: Logger } = {},
+): Promise<PredictionRow[]> {
+  const batchSize = options.batchSize ?? 16;
+  const logger = options.logger ?? silentLogger;
+  const threshold = predictor.manifest.threshold;
+  const rows: PredictionRow[] = [];
+  for (let start = 0; start < files.length; start += batchSize) {
+    const chunk = files.slice(start, start + batchSize);
+    const decoded = await Promise.all(
+      chunk.map(async (file) => {
+        try {
+          const bytes = await readSampleBytes({ id: file, file, label: 0 });
+          return { file, image: await decodeImageBytes(bytes, file) };
+        } catch (error) {
+          if (isSkippableImageError(error)) return { file, error: error.message };
+          throw error;
+        }
+      }),
+    );
+    const readable = decoded.filter((item) => item.image !== undefined);
+    const predictions = readable.length > 0 ? await predictor.predictBatch(readable.map((item) => item.image!)) : [];
+    let next = 0;
+    for (const item of decoded) {
+      if (item.image === undefined) {
+        logger.warn(`skipped ${item.error}`);
+        rows.push({ path: item.file, probability: null, label: null, threshold, error: item.error });
+        continue;
+      }
+      const prediction = predictions[next++];
+      rows.push({ path: item.file, probability: prediction.probability, label: CLASS_NAMES[prediction.label], threshold });
+    }
+    logger.progress({ stage: 'predict', current: Math.min(start + batchSize, files.length), total: files.length });
+  }
+  return rows;
+}
+
+async function walk(dir: string): Promise<string[]> {
+  const entries = await fs.readdir(dir, { withFileTypes: true });
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const files: string[] = [];
+  for (const entry of entries) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) files.push(...(await walk(full)));
+    else if (entry.isFile()) files.push(full);
+  }
+  return files;
+}

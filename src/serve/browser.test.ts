@@ -1,0 +1,151 @@
+/**
+ * Browser tests of the web app with Playwright driving Debian's Chromium (`apt-get install chromium`).
+ * Screenshots go to runs/screens/ for a person to look at.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import { chromium, type Browser, type Page } from 'playwright-core';
+
+import { memoryLogger } from '../util/log.js';
+import { busiImages, REPO_ROOT, trainedTestBundle } from './bundle-fixture.js';
+import { startServer, type RunningServer } from './start.js';
+import { ultrasoundLikePng, withPngTextChunk, PATIENT_MARKER } from './upload-fixtures.js';
+
+const CHROMIUM_PATH = '/usr/bin/chromium';
+const SCREENS_DIR = path.join(REPO_ROOT, 'runs', 'screens');
+const skip = existsSync(CHROMIUM_PATH) ? false : `${CHROMIUM_PATH} is missing; install it with apt-get install chromium`;
+
+describe('web app in Chromium', { skip }, () => {
+  let server: RunningServer;
+  let browser: Browser;
+  let uploadFiles: string[];
+
+  before(async () => {
+    const modelDir = await trainedTestBundle();
+    const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'busight-browser-'));
+    server = await startServer({ modelDir, port: 0, dataDir, logger: memoryLogger() });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM_PATH,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    });
+    await fs.mkdir(SCREENS_DIR, { recursive: true });
+
+    // Two uploads: a real BUSI malignant and benign image when present, else generated ones.
+    const uploadDir = await fs.mkdtemp(path.join(os.tmpdir(), 'busight-browser-upload-'));
+    const sources = [...(await busiImages('malignant', 1)), ...(await busiImages('benign', 1))];
+    uploadFiles = [];
+    for (let i = 0; i < 2; i++) {
+      const png = sources[i] ? await fs.readFile(sources[i]) : await ultrasoundLikePng(320, 240, i + 1);
+      const file = path.join(uploadDir, `patient-${i + 1}.png`);
+      await fs.writeFile(file, withPngTextChunk(png, 'Comment', PATIENT_MARKER));
+      uploadFiles.push(file);
+    }
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  async function newPage(): Promise<Page> {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'zh-CN' });
+    const page = await context.newPage();
+    page.on('pageerror', (error) => assert.fail(`script error in the page: ${error.message}`));
+    return page;
+  }
+
+  test('upload shows probability and heat map', async () => {
+    const page = await newPage();
+    await page.goto(server.url);
+    assert.equal(await page.locator('html').getAttribute('lang'), 'zh-CN');
+    assert.match(await page.locator('h1').innerText(), /乳腺超声/);
+    await page.locator('#model-info').filter({ hasText: '模型' }).waitFor();
+
+    await page.locator('#file-input').setInputFiles(uploadFiles);
+    const cards = page.locator('.result-card');
+    await cards.locator('.probability-value').nth(1).waitFor({ timeout: 60_000 });
+    assert.equal(await cards.count(), 2);
+
+    for (let i = 0; i < 2; i++) {
+      const card = cards.nth(i);
+      assert.match(await card.locator('.probability-value').innerText(), /^\d{1,3}\.\d%$/);
+      assert.match(await card.locator('.verdict').innerText(), /^(倾向良性|可疑恶性)$/);
+      const heatmapSize = await card.locator('img.heatmap').evaluate(async (img: HTMLImageElement) => {
+        await img.decode();
+        return { natural: img.naturalWidth, shown: img.getBoundingClientRect().width };
+      });
+      assert.ok(heatmapSize.natural > 0, 'the heat map image loads');
+      const baseWidth = await card.locator('img.case-image').evaluate((img: HTMLImageElement) => img.getBoundingClientRect().width);
+      assert.ok(Math.abs(heatmapSize.shown - baseWidth) < 1, 'the heat map covers the image');
+    }
+    assert.equal(await page.locator('body').innerText().then((text) => text.includes(PATIENT_MARKER)), false);
+
+    // The opacity slider changes the overlay.
+    const first = cards.first();
+    await first.locator('input.opacity-slider').fill('80');
+    assert.equal(await first.locator('img.heatmap').evaluate((img: HTMLImageElement) => img.style.opacity), '0.8');
+    await page.locator('#cases-table tbody tr').nth(1).waitFor();
+    await page.screenshot({ path: path.join(SCREENS_DIR, 'app-zh-CN.png'), fullPage: true });
+    await page.context().close();
+  });
+
+  test('language switch is remembered', async () => {
+    const page = await newPage();
+    await page.goto(server.url);
+    await page.locator('#cases-table tbody tr').first().waitFor();
+    await page.locator('#language-switch').click();
+    assert.equal(await page.locator('html').getAttribute('lang'), 'en');
+    assert.match(await page.locator('h1').innerText(), /breast ultrasound/);
+    assert.match(await page.locator('#cases-table tbody tr').first().innerText(), /Likely benign|Suspicious for malignancy/);
+
+    await page.reload();
+    await page.locator('#cases-table tbody tr').first().waitFor();
+    assert.equal(await page.locator('html').getAttribute('lang'), 'en', 'the choice survives a reload');
+    assert.match(await page.locator('#model-info').innerText(), /^Model /);
+
+    await page.locator('#file-input').setInputFiles(uploadFiles[0]);
+    await page.locator('.result-card .probability-value').waitFor({ timeout: 60_000 });
+    assert.match(await page.locator('.result-card .verdict').innerText(), /^(Likely benign|Suspicious for malignancy)$/);
+    await page.screenshot({ path: path.join(SCREENS_DIR, 'app-en.png'), fullPage: true });
+
+    await page.locator('#language-switch').click();
+    assert.match(await page.locator('.result-card .verdict').innerText(), /^(倾向良性|可疑恶性)$/, 'results re-render in Chinese');
+    await page.context().close();
+  });
+
+  test('report opens and prints on one A4 page', async () => {
+    const page = await newPage();
+    await page.goto(server.url);
+    await page.locator('#cases-table tbody tr').first().waitFor();
+    const [report] = await Promise.all([page.context().waitForEvent('page'), page.locator('#cases-table tbody tr a').first().click()]);
+    await report.locator('#report').waitFor({ state: 'visible' });
+    await report.locator('#report-heatmap').evaluate((img: HTMLImageElement) => img.decode());
+
+    const text = await report.locator('#report').innerText();
+    assert.match(text, /乳腺超声辅助判读报告/);
+    assert.match(text, /病例编号\s*\d{6}/);
+    assert.match(text, /恶性概率/);
+    assert.match(text, /活检和病理/, 'the decision-support notice is on the report');
+    assert.match(text, new RegExp(await report.locator('#report-model-version').innerText()));
+    assert.match(await report.locator('#report-verdict').innerText(), /^(倾向良性|可疑恶性)/);
+    await report.screenshot({ path: path.join(SCREENS_DIR, 'report-zh-CN.png'), fullPage: true });
+
+    await report.emulateMedia({ media: 'print' });
+    await report.screenshot({ path: path.join(SCREENS_DIR, 'report-print.png'), fullPage: true });
+    const pdf = await report.pdf({ format: 'A4', printBackground: true, preferCSSPageSize: true });
+    await fs.writeFile(path.join(SCREENS_DIR, 'report.pdf'), pdf);
+    const pages = pdf.toString('latin1').match(/\/Type\s*\/Page\b(?!s)/g) ?? [];
+    assert.equal(pages.length, 1, 'the report fits one A4 page');
+
+    await report.emulateMedia({ media: 'screen' });
+    await report.locator('#language-switch').click();
+    assert.match(await report.locator('#report').innerText(), /diagnosis rests on biopsy and pathology/);
+    await report.screenshot({ path: path.join(SCREENS_DIR, 'report-en.png'), fullPage: true });
+    await page.context().close();
+  });
+});

@@ -1,0 +1,228 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import * as path from 'node:path';
+
+import Database from 'better-sqlite3';
+
+import { DataError } from '../errors.js';
+import type { Label } from '../data/sample.js';
+
+/** One stored prediction without its image and heat map bytes. */
+export interface CaseRecord {
+  /** Random 128-bit hex id used in URLs, so case URLs cannot be guessed from the case number. */
+  id: string;
+  /** Sequential number of this installation, never reused; the de-identified case number. */
+  caseNumber: number;
+  /** ISO 8601 time in UTC when the result was stored. */
+  createdAt: string;
+  /** Calibrated malignancy probability in [0, 1]. */
+  probability: number;
+  label: Label;
+  /** Threshold in [0, 1] that produced `label`. */
+  threshold: number;
+  modelName: string;
+  modelVersion: string;
+  imageWidth: number;
+  imageHeight: number;
+  /** Heat map size, or undefined when the case has no heat map. */
+  heatmapWidth?: number;
+  heatmapHeight?: number;
+}
+
+/** A new case as given to `CaseStore.insert`. */
+export interface NewCase {
+  probability: number;
+  label: Label;
+  threshold: number;
+  modelName: string;
+  modelVersion: string;
+  imageWidth: number;
+  imageHeight: number;
+  /** De-identified PNG re-encoded from decoded pixels; never the uploaded bytes. */
+  imagePng: Uint8Array;
+  /** Heat map float32 [heatmapHeight, heatmapWidth], when there is one. */
+  heatmap?: { data: Float32Array; width: number; height: number };
+}
+
+/** The database file inside the data folder. */
+export const DATABASE_FILE = 'busight-cases.sqlite';
+
+/** Schema version stored in `PRAGMA user_version`; a database from a newer busight is rejected. */
+const SCHEMA_VERSION = 1;
+
+const CASE_COLUMNS = `id, case_number, created_at, probability, label, threshold, model_name, model_version,
+  image_width, image_height, heatmap_width, heatmap_height`;
+
+interface CaseRow {
+  id: string;
+  case_number: number;
+  created_at: string;
+  probability: number;
+  label: number;
+  threshold: number;
+  model_name: string;
+  model_version: string;
+  image_width: number;
+  image_height: number;
+  heatmap_width: number | null;
+  heatmap_height: number | null;
+}
+
+/**
+ * Case list of one installation in a local SQLite database (WAL journal, so a crash keeps every
+ * committed case). Stores only de-identified data: the result, the model, the re-encoded image
+ * and the heat map. Never the upload's bytes, its file name or any metadata.
+ */
+export class CaseStore {
+  private readonly db: Database.Database;
+
+  private constructor(db: Database.Database) {
+    this.db = db;
+  }
+
+  /** Opens or creates the database in `dataDir`, creating the folder when missing. */
+  static open(dataDir: string): CaseStore {
+    mkdirSync(dataDir, { recursive: true });
+    const file = path.join(dataDir, DATABASE_FILE);
+    let db: Database.Database;
+    try {
+      db = new Database(file);
+      db.pragma('journal_mode = WAL');
+      db.pragma('foreign_keys = ON');
+    } catch (error) {
+      throw new DataError(`Cannot open the case database ${file}: ${(error as Error).message}`, file);
+    }
+
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) {
+      db.close();
+      throw new DataError(
+        `The case database ${file} has schema version ${version}, but this busight reads up to ${SCHEMA_VERSION}. Upgrade busight or choose another --data-dir.`,
+        file,
+      );
+    }
+    if (version < SCHEMA_VERSION) createSchema(db);
+    return new CaseStore(db);
+  }
+
+  /** Stores a case and returns its record with the new id and case number. */
+  insert(newCase: NewCase, now: Date = new Date()): CaseRecord {
+    const id = randomBytes(16).toString('hex');
+    const heatmapBytes = newCase.heatmap
+      ? Buffer.from(newCase.heatmap.data.buffer, newCase.heatmap.data.byteOffset, newCase.heatmap.data.byteLength)
+      : null;
+    const result = this.db
+      .prepare(
+        `INSERT INTO cases (id, created_at, probability, label, threshold, model_name, model_version,
+           image_width, image_height, heatmap_width, heatmap_height, image_png, heatmap_f32)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        id,
+        now.toISOString(),
+        newCase.probability,
+        newCase.label,
+        newCase.threshold,
+        newCase.modelName,
+        newCase.modelVersion,
+        newCase.imageWidth,
+        newCase.imageHeight,
+        newCase.heatmap?.width ?? null,
+        newCase.heatmap?.height ?? null,
+        Buffer.from(newCase.imagePng),
+        heatmapBytes,
+      );
+    const record = this.get(id);
+    if (!record || record.caseNumber !== Number(result.lastInsertRowid)) {
+      throw new Error(`The case database did not return the case it just stored (id ${id}).`);
+    }
+    return record;
+  }
+
+  /** Returns the case with this id, or undefined. */
+  get(id: string): CaseRecord | undefined {
+    const row = this.db.prepare(`SELECT ${CASE_COLUMNS} FROM cases WHERE id = ?`).get(id) as CaseRow | undefined;
+    return row ? toRecord(row) : undefined;
+  }
+
+  /** Returns cases newest first, `limit` of them after skipping `offset`. */
+  list(limit: number, offset = 0): CaseRecord[] {
+    const rows = this.db
+      .prepare(`SELECT ${CASE_COLUMNS} FROM cases ORDER BY case_number DESC LIMIT ? OFFSET ?`)
+      .all(limit, offset) as CaseRow[];
+    return rows.map(toRecord);
+  }
+
+  /** Returns every case, oldest first, one at a time (for the CSV export). */
+  *iterateAll(): IterableIterator<CaseRecord> {
+    const statement = this.db.prepare(`SELECT ${CASE_COLUMNS} FROM cases ORDER BY case_number ASC`);
+    for (const row of statement.iterate() as IterableIterator<CaseRow>) yield toRecord(row);
+  }
+
+  /** Returns the number of stored cases. */
+  count(): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM cases').get() as { n: number }).n;
+  }
+
+  /** Returns the de-identified PNG of a case, or undefined. */
+  getImagePng(id: string): Buffer | undefined {
+    const row = this.db.prepare('SELECT image_png FROM cases WHERE id = ?').get(id) as { image_png: Buffer } | undefined;
+    return row?.image_png;
+  }
+
+  /** Returns the heat map of a case as float32 [height, width], or undefined when it has none. */
+  getHeatmap(id: string): { data: Float32Array; width: number; height: number } | undefined {
+    const row = this.db
+      .prepare('SELECT heatmap_f32, heatmap_width, heatmap_height FROM cases WHERE id = ?')
+      .get(id) as { heatmap_f32: Buffer | null; heatmap_width: number | null; heatmap_height: number | null } | undefined;
+    if (!row?.heatmap_f32 || row.heatmap_width === null || row.heatmap_height === null) return undefined;
+    // Copy into an aligned buffer: a Buffer from SQLite may start at an odd byte offset.
+    const data = new Float32Array(row.heatmap_f32.byteLength / 4);
+    new Uint8Array(data.buffer).set(row.heatmap_f32);
+    return { data, width: row.heatmap_width, height: row.heatmap_height };
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+function createSchema(db: Database.Database): void {
+  // Image and heat map columns come last so that list queries never read their overflow pages.
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS cases (
+      case_number INTEGER PRIMARY KEY AUTOINCREMENT,
+      id TEXT NOT NULL UNIQUE,
+      created_at TEXT NOT NULL,
+      probability REAL NOT NULL CHECK (probability BETWEEN 0 AND 1),
+      label INTEGER NOT NULL CHECK (label IN (0, 1)),
+      threshold REAL NOT NULL CHECK (threshold BETWEEN 0 AND 1),
+      model_name TEXT NOT NULL,
+      model_version TEXT NOT NULL,
+      image_width INTEGER NOT NULL,
+      image_height INTEGER NOT NULL,
+      heatmap_width INTEGER,
+      heatmap_height INTEGER,
+      image_png BLOB NOT NULL,
+      heatmap_f32 BLOB
+    );
+    PRAGMA user_version = ${SCHEMA_VERSION};
+  `);
+}
+
+function toRecord(row: CaseRow): CaseRecord {
+  return {
+    id: row.id,
+    caseNumber: row.case_number,
+    createdAt: row.created_at,
+    probability: row.probability,
+    label: row.label === 1 ? 1 : 0,
+    threshold: row.threshold,
+    modelName: row.model_name,
+    modelVersion: row.model_version,
+    imageWidth: row.image_width,
+    imageHeight: row.image_height,
+    heatmapWidth: row.heatmap_width ?? undefined,
+    heatmapHeight: row.heatmap_height ?? undefined,
+  };
+}

@@ -1,0 +1,286 @@
+import * as tf from '@tensorflow/tfjs';
+
+import type { Label } from '../data/sample.js';
+import { rocAuc } from '../evaluate/metrics.js';
+import type { DenseWeights, HeadWeights } from '../model/head.js';
+import { initTfjsBackend } from '../model/tfjs-backend.js';
+import type { Logger } from '../util/log.js';
+import { silentLogger } from '../util/log.js';
+import { Rng } from '../util/rng.js';
+import type { FeatureSet } from './feature-set.js';
+
+/** Options of head training. Defaults are in HEAD_TRAINING_DEFAULTS. */
+export interface HeadTrainingOptions {
+  /** Units of each ReLU hidden layer; empty for logistic regression on the features. */
+  hiddenUnits: number[];
+  /** Initial Adam learning rate. */
+  learningRate: number;
+  /** Multiply the learning rate by this factor when validation loss has not improved for `lrPatience` epochs. */
+  lrFactor: number;
+  lrPatience: number;
+  minLearningRate: number;
+  maxEpochs: number;
+  /** Stop when the selection metric has not improved for this many epochs. */
+  patience: number;
+  batchSize: number;
+  /** L2 penalty on kernels, added to the mean loss as l2 * sum(kernel^2). */
+  l2: number;
+  /** Dropout rate on the standardised input features, in [0, 1). */
+  dropout: number;
+  /**
+   * Validation metric that picks the epoch whose weights are kept:
+   * - 'auc': highest validation ROC AUC, ties broken by lower validation loss;
+   * - 'loss': lowest validation cross-entropy.
+   */
+  selectOn: 'auc' | 'loss';
+  /** 'balanced' weights each class by n / (2 * n_class) in the loss; 'none' weights all images equally. */
+  classWeights: 'balanced' | 'none';
+  seed: number;
+}
+
+export const HEAD_TRAINING_DEFAULTS: HeadTrainingOptions = {
+  hiddenUnits: [],
+  learningRate: 1e-3,
+  lrFactor: 0.5,
+  lrPatience: 4,
+  minLearningRate: 1e-5,
+  maxEpochs: 60,
+  patience: 10,
+  batchSize: 64,
+  l2: 1e-3,
+  dropout: 0.2,
+  selectOn: 'loss',
+  classWeights: 'balanced',
+  seed: 42,
+};
+
+/** One epoch of the training history. */
+export interface EpochRecord {
+  epoch: number;
+  trainLoss: number;
+  valLoss: number;
+  valAuc: number;
+  learningRate: number;
+}
+
+export interface HeadTrainingResult {
+  /** Weights of the selected epoch, with identity calibration (scale 1, shift 0). */
+  head: HeadWeights;
+  history: EpochRecord[];
+  /** Epoch (1-based) whose weights were kept. */
+  selectedEpoch: number;
+  /** Validation logits of the selected epoch, one per validation image (views averaged). */
+  valLogits: number[];
+}
+
+/** Returns per-class loss weights: n / (2 * n_class) for 'balanced', 1 for 'none'. */
+export function classWeightsFor(labels: Label[], mode: 'balanced' | 'none'): [number, number] {
+  if (mode === 'none') return [1, 1];
+  const positives = labels.filter((label) => label === 1).length;
+  const negatives = labels.length - positives;
+  return [labels.length / (2 * negatives), labels.length / (2 * positives)];
+}
+
+/**
+ * Trains the head with Adam on weighted binary cross-entropy, decays the learning rate on a
+ * validation-loss plateau, stops early on the selection metric and keeps the best epoch's weights.
+ * `train` and `val` are pooled features (see FeatureSet); validation logits are averaged over views.
+ */
+export async function trainHead(
+  train: FeatureSet,
+  val: FeatureSet,
+  options: Partial<HeadTrainingOptions> = {},
+  logger: Logger = silentLogger,
+): Promise<HeadTrainingResult> {
+  const settings: HeadTrainingOptions = { ...HEAD_TRAINING_DEFAULTS, ...options };
+  await initTfjsBackend('wasm', logger);
+  const dim = train.dim;
+  const rng = new Rng(settings.seed);
+
+  // Standardise with training statistics.
+  const { mean, std } = featureStatistics(train.features, dim);
+  const trainX = standardizeRows(train.features, dim, mean, std);
+  const valX = standardizeRows(val.features, dim, mean, std);
+  const trainRows = train.features.length / dim;
+  const trainRowLabels = new Float32Array(trainRows);
+  for (let row = 0; row < trainRows; row++) trainRowLabels[row] = train.labels[Math.floor(row / train.views)];
+  const [negativeWeight, positiveWeight] = classWeightsFor(train.labels, settings.classWeights);
+
+  // Build the variables with seeded Glorot-uniform kernels.
+  const widths = [dim, ...settings.hiddenUnits, 1];
+  const kernels: tf.Variable[] = [];
+  const biases: tf.Variable[] = [];
+  for (let layer = 0; layer < widths.length - 1; layer++) {
+    const fanIn = widths[layer];
+    const fanOut = widths[layer + 1];
+    const limit = Math.sqrt(6 / (fanIn + fanOut));
+    const values = new Float32Array(fanIn * fanOut);
+    for (let i = 0; i < values.length; i++) values[i] = rng.uniform(-limit, limit);
+    kernels.push(tf.variable(tf.tensor2d(values, [fanIn, fanOut])));
+    biases.push(tf.variable(tf.zeros([fanOut])));
+  }
+
+  const forward = (x: tf.Tensor2D, training: boolean, dropoutSeed: number): tf.Tensor1D => {
+    let activations: tf.Tensor2D = training && settings.dropout > 0 ? (tf.dropout(x, settings.dropout, undefined, dropoutSeed) as tf.Tensor2D) : x;
+    for (let layer = 0; layer < kernels.length; layer++) {
+      const z: tf.Tensor2D = tf.add(tf.matMul(activations, kernels[layer] as tf.Tensor2D), biases[layer]);
+      activations = layer < kernels.length - 1 ? tf.relu(z) : z;
+    }
+    return activations.reshape([-1]) as tf.Tensor1D;
+  };
+
+  const optimizer = tf.train.adam(settings.learningRate);
+  let learningRate = settings.learningRate;
+  const history: EpochRecord[] = [];
+  let best: { epoch: number; auc: number; loss: number; weights: DenseWeights[]; valLogits: number[] } | undefined;
+  let epochsSinceImprovement = 0;
+  let bestValLoss = Number.POSITIVE_INFINITY;
+  let epochsSinceLossImprovement = 0;
+  const order = Array.from({ length: trainRows }, (_, row) => row);
+
+  for (let epoch = 1; epoch <= settings.maxEpochs; epoch++) {
+    // One pass over shuffled mini-batches.
+    rng.shuffle(order);
+    let lossSum = 0;
+    for (let start = 0; start < trainRows; start += settings.batchSize) {
+      const batch = order.slice(start, start + settings.batchSize);
+      const batchX = new Float32Array(batch.length * dim);
+      const batchY = new Float32Array(batch.length);
+      const batchW = new Float32Array(batch.length);
+      batch.forEach((row, i) => {
+        batchX.set(trainX.subarray(row * dim, (row + 1) * dim), i * dim);
+        batchY[i] = trainRowLabels[row];
+        batchW[i] = trainRowLabels[row] === 1 ? positiveWeight : negativeWeight;
+      });
+      const dropoutSeed = rng.int(2 ** 31);
+      const loss = tf.tidy((): tf.Scalar => {
+        const x = tf.tensor2d(batchX, [batch.length, dim]);
+        const y = tf.tensor1d(batchY);
+        const w = tf.tensor1d(batchW);
+        return optimizer.minimize(() => {
+          const logits = forward(x, true, dropoutSeed);
+          // Stable binary cross-entropy with logits: max(z, 0) - z * y + log(1 + exp(-|z|)).
+          const perImage = tf.add(tf.sub(tf.relu(logits), tf.mul(logits, y)), tf.log1p(tf.exp(tf.neg(tf.abs(logits)))));
+          const dataLoss = tf.div(tf.sum(tf.mul(perImage, w)), tf.sum(w));
+          const penalty = kernels.reduce<tf.Scalar>((sum, kernel) => tf.add(sum, tf.sum(tf.square(kernel))), tf.scalar(0));
+          return tf.add(dataLoss, tf.mul(settings.l2, penalty)) as tf.Scalar;
+        }, true) as tf.Scalar;
+      });
+      lossSum += (await loss.data())[0] * batch.length;
+      loss.dispose();
+    }
+
+    // Evaluate on validation images (logits averaged over views).
+    const valRowLogits = tf.tidy(() => forward(tf.tensor2d(valX, [valX.length / dim, dim]), false, 0).dataSync());
+    const valLogits = averageViews(valRowLogits, val.views);
+    const valLoss = meanCrossEntropy(val.labels, valLogits);
+    const valAuc = rocAuc(val.labels, valLogits.map((logit) => 1 / (1 + Math.exp(-logit))));
+    history.push({ epoch, trainLoss: lossSum / trainRows, valLoss, valAuc, learningRate });
+    logger.progress({ stage: 'train head', current: epoch, total: settings.maxEpochs });
+
+    // Keep the best epoch's weights.
+    const improved =
+      best === undefined ||
+      (settings.selectOn === 'auc'
+        ? valAuc > best.auc + 1e-9 || (Math.abs(valAuc - best.auc) <= 1e-9 && valLoss < best.loss)
+        : valLoss < best.loss - 1e-6);
+    if (improved) {
+      best = { epoch, auc: valAuc, loss: valLoss, weights: snapshot(kernels, biases), valLogits };
+      epochsSinceImprovement = 0;
+    } else {
+      epochsSinceImprovement++;
+    }
+
+    // Decay the learning rate on a validation-loss plateau.
+    if (valLoss < bestValLoss - 1e-6) {
+      bestValLoss = valLoss;
+      epochsSinceLossImprovement = 0;
+    } else if (++epochsSinceLossImprovement >= settings.lrPatience && learningRate > settings.minLearningRate) {
+      learningRate = Math.max(settings.minLearningRate, learningRate * settings.lrFactor);
+      // tfjs 4.22 Adam reads its protected `learningRate` field on every step, so assigning it
+      // decays the rate without resetting the moment estimates.
+      (optimizer as unknown as { learningRate: number }).learningRate = learningRate;
+      epochsSinceLossImprovement = 0;
+    }
+
+    if (epochsSinceImprovement >= settings.patience) {
+      logger.info(`early stopping at epoch ${epoch}: no validation ${settings.selectOn} improvement for ${settings.patience} epochs`);
+      break;
+    }
+  }
+
+  optimizer.dispose();
+  for (const variable of [...kernels, ...biases]) variable.dispose();
+  if (best === undefined) throw new RangeError('trainHead: maxEpochs must be at least 1');
+
+  return {
+    head: {
+      featureDim: dim,
+      mean: Array.from(mean),
+      std: Array.from(std),
+      layers: best.weights,
+      calibration: { scale: 1, shift: 0 },
+    },
+    history,
+    selectedEpoch: best.epoch,
+    valLogits: best.valLogits,
+  };
+}
+
+/** Returns per-column mean and standard deviation (floored at 1e-6) of rows float32 [n, dim]. */
+export function featureStatistics(rows: Float32Array, dim: number): { mean: Float64Array; std: Float64Array } {
+  const count = rows.length / dim;
+  const mean = new Float64Array(dim);
+  const std = new Float64Array(dim);
+  for (let row = 0; row < count; row++) {
+    for (let j = 0; j < dim; j++) mean[j] += rows[row * dim + j];
+  }
+  for (let j = 0; j < dim; j++) mean[j] /= count;
+  for (let row = 0; row < count; row++) {
+    for (let j = 0; j < dim; j++) std[j] += (rows[row * dim + j] - mean[j]) ** 2;
+  }
+  for (let j = 0; j < dim; j++) std[j] = Math.max(1e-6, Math.sqrt(std[j] / count));
+  return { mean, std };
+}
+
+/** Averages per-row logits over consecutive groups of `views` rows. */
+export function averageViews(rowLogits: ArrayLike<number>, views: number): number[] {
+  const images = rowLogits.length / views;
+  const out: number[] = [];
+  for (let image = 0; image < images; image++) {
+    let sum = 0;
+    for (let view = 0; view < views; view++) sum += rowLogits[image * views + view];
+    out.push(sum / views);
+  }
+  return out;
+}
+
+/** Mean binary cross-entropy of logits against labels, computed stably. */
+export function meanCrossEntropy(labels: Label[], logits: number[]): number {
+  let sum = 0;
+  for (let i = 0; i < labels.length; i++) {
+    const z = logits[i];
+    // log(1 + exp(-|z|)) + max(z, 0) - z * y
+    sum += Math.log1p(Math.exp(-Math.abs(z))) + Math.max(z, 0) - z * labels[i];
+  }
+  return sum / labels.length;
+}
+
+function standardizeRows(rows: Float32Array, dim: number, mean: Float64Array, std: Float64Array): Float32Array {
+  const out = new Float32Array(rows.length);
+  for (let i = 0; i < rows.length; i++) {
+    const j = i % dim;
+    out[i] = (rows[i] - mean[j]) / std[j];
+  }
+  return out;
+}
+
+function snapshot(kernels: tf.Variable[], biases: tf.Variable[]): DenseWeights[] {
+  return kernels.map((kernel, layer) => ({
+    inputs: kernel.shape[0]!,
+    units: kernel.shape[1]!,
+    kernel: Array.from(kernel.dataSync()),
+    bias: Array.from(biases[layer].dataSync()),
+    activation: layer < kernels.length - 1 ? 'relu' : 'linear',
+  }));
+}

@@ -1,0 +1,57 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+
+/**
+ * Writes a file atomically: the content goes to a temporary file in the same folder,
+ * which is then renamed over the target, so a killed process leaves either the old file or the new one.
+ */
+export async function writeFileAtomic(target: string, content: string | Uint8Array): Promise<void> {
+  await fs.mkdir(path.dirname(target), { recursive: true });
+  const temporary = `${target}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    await fs.writeFile(temporary, content);
+    await fs.rename(temporary, target);
+  } catch (error) {
+    await fs.rm(temporary, { force: true });
+    throw error;
+  }
+}
+
+/**
+ * Builds a folder atomically: `fill` writes into a fresh temporary sibling folder, which then
+ * replaces `target`. An existing `target` is moved aside first and deleted only after the swap.
+ */
+export async function writeDirAtomic(target: string, fill: (dir: string) => Promise<void>): Promise<void> {
+  const parent = path.dirname(target);
+  await fs.mkdir(parent, { recursive: true });
+  const suffix = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  const temporary = path.join(parent, `.${path.basename(target)}.tmp-${suffix}`);
+  const previous = path.join(parent, `.${path.basename(target)}.old-${suffix}`);
+  await fs.mkdir(temporary, { recursive: true });
+  try {
+    await fill(temporary);
+  } catch (error) {
+    await fs.rm(temporary, { recursive: true, force: true });
+    throw error;
+  }
+  let movedAside = false;
+  try {
+    await fs.rename(target, previous);
+    movedAside = true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  await fs.rename(temporary, target);
+  if (movedAside) await fs.rm(previous, { recursive: true, force: true });
+}
+
+/** Returns the lowercase hex SHA-256 of a byte buffer. */
+export function sha256(bytes: Uint8Array | string): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Returns the lowercase hex SHA-256 of a file's bytes. */
+export async function sha256File(file: string): Promise<string> {
+  return sha256(await fs.readFile(file));
+}
