@@ -4,6 +4,8 @@ import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { stringify } from 'csv-stringify/sync';
 
+import { runAudit } from '../data/audit/audit.js';
+import { DEFAULT_NEAR_THRESHOLD } from '../data/audit/duplicates.js';
 import { exitCodeFor } from '../errors.js';
 import { EVALUATE_DEFAULTS, runEvaluation } from '../evaluate/evaluate.js';
 import { BACKBONE_NAMES } from '../model/backbone.js';
@@ -12,6 +14,7 @@ import { expandInputs, predictFiles } from '../predict/predict-files.js';
 import { HEAD_TRAINING_DEFAULTS } from '../train/train-head.js';
 import { runTraining, TRAIN_DEFAULTS } from '../train/train.js';
 import { BUSIGHT_VERSION } from '../version.js';
+import { registerServeCommand } from './serve-command.js';
 import { parseBackbone, parseFraction, parseLanguage, parsePositiveInteger, parseUnitList } from './options.js';
 import { formatMetricsTable } from './summary-table.js';
 import { terminalLogger } from './terminal-logger.js';
@@ -29,6 +32,10 @@ program
   .requiredOption('--data <dir>', 'data folder with benign/ and malignant/ subfolders')
   .requiredOption('--out <dir>', 'run folder to write')
   .option('--split-file <csv>', 'CSV path,label,split (paths relative to --data) instead of a random stratified split')
+  .option('--folds <k>', 'group-aware stratified k-fold cross-validation instead of one 7:2:1 split (k >= 2)', parsePositiveInteger)
+  .option('--no-group-split', 'split image by image instead of keeping duplicate groups together (leaky; for comparison only)')
+  .option('--keep-conflicts', 'keep images whose duplicate group carries both labels')
+  .option('--near-threshold <bits>', 'maximum perceptual-hash distance (0-64 bits) for near duplicates', parsePositiveIntegerOrZero, TRAIN_DEFAULTS.nearThreshold)
   .option('--seed <n>', 'seed of the split, augmentation, training and bootstrap', parsePositiveIntegerOrZero, TRAIN_DEFAULTS.seed)
   .option('--target-sensitivity <x>', 'malignant sensitivity on validation that the threshold is chosen for', parseFraction, TRAIN_DEFAULTS.targetSensitivity)
   .addOption(new Option('--backbone <name>', 'ImageNet backbone').choices([...BACKBONE_NAMES]).default(TRAIN_DEFAULTS.backbone).argParser(parseBackbone))
@@ -49,6 +56,10 @@ program
       data: options.data,
       out: options.out,
       splitFile: options.splitFile,
+      folds: options.folds,
+      groupSplit: options.groupSplit,
+      keepConflicts: options.keepConflicts === true,
+      nearThreshold: options.nearThreshold,
       seed: options.seed,
       targetSensitivity: options.targetSensitivity,
       backbone: options.backbone,
@@ -62,6 +73,16 @@ program
       logger,
     });
     logger.close();
+    if (result.crossValidation) {
+      const cv = result.crossValidation;
+      process.stdout.write(`\n${formatMetricsTable(cv.folds.map((fold) => ({ title: `fold ${fold.fold}`, metrics: fold.test })))}\n\n`);
+      process.stdout.write(
+        `cross-validation: AUC ${cv.mean.auc.toFixed(3)} ± ${cv.sd.auc.toFixed(3)} (mean ± sd over ${cv.folds.length} folds), ` +
+          `pooled sensitivity ${cv.pooled.sensitivityAtFoldThresholds.toFixed(3)}, specificity ${cv.pooled.specificityAtFoldThresholds.toFixed(3)} at the folds' thresholds\n`,
+      );
+      process.stdout.write(`wrote ${path.join(result.outDir, 'cv-metrics.json')} and fold-1..${cv.folds.length}/ in ${result.timings.totalSeconds.toFixed(1)} s\n`);
+      return;
+    }
     process.stdout.write(`\n${formatMetricsTable([{ title: 'validation', metrics: result.validation }, { title: 'test', metrics: result.test }])}\n\n`);
     process.stdout.write(`model ${result.manifest.modelName} ${result.manifest.modelVersion}, threshold ${result.manifest.threshold.toFixed(3)}\n`);
     process.stdout.write(`wrote ${path.join(result.outDir, 'report.html')} in ${result.timings.totalSeconds.toFixed(1)} s\n`);
@@ -122,6 +143,32 @@ program
       await predictor.dispose();
     }
   });
+
+program
+  .command('audit')
+  .description('Audit a labelled data set: counts, sizes, unreadable files, exact and near duplicates, label conflicts, burned-in annotations')
+  .requiredOption('--data <source>', 'data folder, CSV manifest or parquet file/folder')
+  .option('--out <dir>', 'folder for audit.json and audit.html', 'audit')
+  .option('--near-threshold <bits>', 'maximum perceptual-hash distance (0-64 bits) for near duplicates', parsePositiveIntegerOrZero, DEFAULT_NEAR_THRESHOLD)
+  .option('--quiet', 'print only warnings, errors and the summary')
+  .action(async (options) => {
+    const logger = terminalLogger({ quiet: options.quiet });
+    const result = await runAudit({ data: options.data, out: options.out, nearThreshold: options.nearThreshold, logger });
+    logger.close();
+    const summary = result.summary;
+    const lines = [
+      `images: ${summary.images} (${Object.entries(summary.perClass).map(([name, count]) => `${count} ${name}`).join(', ')}), unreadable ${summary.unreadable}`,
+      `sizes: ${Object.entries(summary.sizes).map(([size, count]) => `${size} x${count}`).join(', ')}`,
+      `exact duplicates: ${summary.exactGroups} groups (${summary.exactDuplicateImages} images)`,
+      `near duplicates (<= ${summary.nearThreshold} bits): ${summary.nearGroups} groups (${summary.nearDuplicateImages} images)`,
+      `label conflicts: ${summary.labelConflicts} groups${result.conflicts.length > 0 ? `: ${result.conflicts.map((group) => group.ids.join(' = ')).join('; ')}` : ''}`,
+      `burned-in annotations (heuristic): ${summary.annotatedImages} images`,
+      `wrote ${result.jsonFile} and ${result.htmlFile} in ${summary.seconds.toFixed(1)} s`,
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
+  });
+
+registerServeCommand(program);
 
 function parsePositiveIntegerOrZero(value: string): number {
   return value === '0' ? 0 : parsePositiveInteger(value);

@@ -11,15 +11,15 @@ function groupedSamples(): { samples: Sample[]; groups: GroupMap } {
   const groups: GroupMap = new Map();
   let group = 0;
   for (const [label, count] of [[0, 200], [1, 100]] as const) {
-    let made = 0;
-    while (made < count) {
-      const size = Math.min(count - made, 1 + rng.int(4));
+    let assigned = 0;
+    while (assigned < count) {
+      const size = Math.min(count - assigned, 1 + rng.int(4));
       for (let i = 0; i < size; i++) {
         const id = `${label ? 'malignant' : 'benign'}/g${group}-${i}.png`;
         samples.push({ id, file: `/d/${id}`, label });
         groups.set(id, group);
       }
-      made += size;
+      assigned += size;
       group++;
     }
   }

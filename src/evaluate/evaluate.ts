@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 
-import { discoverClassFolders } from '../data/discover.js';
+import { openDataset } from '../data/open-dataset.js';
 import { decodeImageBytes, isSkippableImageError, readSampleBytes } from '../data/image.js';
 import type { Sample, SplitName } from '../data/sample.js';
 import { readSplitFile } from '../data/split.js';
@@ -45,7 +45,7 @@ export async function runEvaluation(
   logger.info(`busight ${BUSIGHT_VERSION} evaluate: model ${options.model}, data ${options.data}`);
 
   // Choose the images.
-  const dataset = await discoverClassFolders(options.data, logger);
+  const dataset = await openDataset(options.data, {}, logger);
   let samples: Sample[] = dataset.samples;
   if (options.splitFile) {
     const withSplits = await readSplitFile(options.splitFile, dataset, logger);
@@ -58,6 +58,7 @@ export async function runEvaluation(
   try {
     const cases: CaseResult[] = [];
     const skipped = dataset.skipped.filter((file) => file.reason !== 'segmentation mask');
+    let unreadable = 0;
     for (let start = 0; start < samples.length; start += options.batchSize) {
       const chunk = samples.slice(start, start + options.batchSize);
       const decoded = await Promise.all(
@@ -79,11 +80,19 @@ export async function runEvaluation(
       for (const item of decoded) {
         if (item.error === undefined) continue;
         skipped.push({ id: item.sample.id, reason: item.error });
+        unreadable++;
         logger.warn(`skipped ${item.error}`);
       }
       logger.progress({ stage: 'evaluate', current: Math.min(start + options.batchSize, samples.length), total: samples.length });
     }
     const malignant = cases.filter((result) => result.label === 1).length;
+    if (malignant === 0 || malignant === cases.length) {
+      throw new DataError(
+        `${dataset.root}: ${cases.length - malignant} benign and ${malignant} malignant images could be read ` +
+          `(${unreadable} unreadable images skipped); the metrics need both classes. Fix or replace the skipped images named in the warnings.`,
+        dataset.root,
+      );
+    }
 
     return await writeEvaluationOutputs({
       out: options.out,

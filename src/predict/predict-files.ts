@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 
-import { hasImageExtension, isMaskFile } from '../data/discover.js';
+import { hasImageExtension, IMAGE_EXTENSIONS, isMaskFile } from '../data/discover.js';
 import { decodeImageBytes, isSkippableImageError, readSampleBytes } from '../data/image.js';
 import { CLASS_NAMES } from '../data/sample.js';
 import { DataError } from '../errors.js';
@@ -24,7 +24,8 @@ export interface PredictionRow {
 /**
  * Expands files and folders into the image files to predict: folders are walked recursively in
  * sorted order, keeping files with an image extension and leaving out segmentation masks
- * (`*_mask*.png`). A file named explicitly is always kept. Throws DataError for a missing path.
+ * (`*_mask*.png`). A file named explicitly is always kept. Throws DataError for a missing path,
+ * or when no image file is found at all.
  */
 export async function expandInputs(inputs: string[], logger: Logger = silentLogger): Promise<string[]> {
   const files: string[] = [];
@@ -39,10 +40,15 @@ export async function expandInputs(inputs: string[], logger: Logger = silentLogg
       const found = await walk(input);
       const masks = found.filter((file) => isMaskFile(file)).length;
       if (masks > 0) logger.info(`${input}: left out ${masks} segmentation mask file(s)`);
-      files.push(...found.filter((file) => hasImageExtension(file) && !isMaskFile(file)));
+      const images = found.filter((file) => hasImageExtension(file) && !isMaskFile(file));
+      if (images.length === 0) logger.warn(`${input}: no image files found (image extensions: ${IMAGE_EXTENSIONS.join(' ')})`);
+      files.push(...images);
     } else {
       files.push(input);
     }
+  }
+  if (files.length === 0) {
+    throw new DataError(`no image files found in ${inputs.join(', ')}; pass image files or folders that contain images`, inputs[0]);
   }
   return files;
 }

@@ -73,7 +73,7 @@ describe('web app in Chromium', { skip }, () => {
 
     for (let i = 0; i < 2; i++) {
       const card = cards.nth(i);
-      assert.match(await card.locator('.probability-value').innerText(), /^\d{1,3}\.\d%$/);
+      assert.match(await card.locator('.probability-value').innerText(), /^\d{1,3}\.\d{1,4}%$/);
       assert.match(await card.locator('.verdict').innerText(), /^(倾向良性|可疑恶性)$/);
       const heatmapSize = await card.locator('img.heatmap').evaluate(async (img: HTMLImageElement) => {
         await img.decode();
@@ -108,13 +108,30 @@ describe('web app in Chromium', { skip }, () => {
     assert.equal(await page.locator('html').getAttribute('lang'), 'en', 'the choice survives a reload');
     assert.match(await page.locator('#model-info').innerText(), /^Model /);
 
-    await page.locator('#file-input').setInputFiles(uploadFiles[0]);
+    // Drop a file on the drop zone, as a doctor dragging it from the file manager would.
+    const bytes = [...(await fs.readFile(uploadFiles[0]))];
+    const dataTransfer = await page.evaluateHandle((content: number[]) => {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([new Uint8Array(content)], 'dropped.png', { type: 'image/png' }));
+      return transfer;
+    }, bytes);
+    await page.dispatchEvent('#drop-zone', 'drop', { dataTransfer });
     await page.locator('.result-card .probability-value').waitFor({ timeout: 60_000 });
     assert.match(await page.locator('.result-card .verdict').innerText(), /^(Likely benign|Suspicious for malignancy)$/);
     await page.screenshot({ path: path.join(SCREENS_DIR, 'app-en.png'), fullPage: true });
 
     await page.locator('#language-switch').click();
     assert.match(await page.locator('.result-card .verdict').innerText(), /^(倾向良性|可疑恶性)$/, 'results re-render in Chinese');
+    await page.context().close();
+  });
+
+  test('rejected file shows error', async () => {
+    const page = await newPage();
+    await page.goto(server.url);
+    await page.locator('#file-input').setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not an image') });
+    const status = page.locator('.result-card .error');
+    await status.waitFor();
+    assert.equal(await status.innerText(), '失败：不支持此文件类型。');
     await page.context().close();
   });
 

@@ -93,6 +93,15 @@ test('renderHeatmapPng size and transparency', async () => {
   assert.equal(alphaAt(0, 0), 255, 'the hottest cell is opaque');
   assert.equal(alphaAt(info.width - 1, info.height - 1), 0, 'zero evidence is transparent');
 
+  // Right half hot: every row must be transparent on the left and opaque on the right.
+  const half = await renderHeatmapPng(new Float32Array([0, 1, 0, 1]), 2, 2, 300, 200);
+  const halfPixels = await sharp(half).raw().toBuffer({ resolveWithObject: true });
+  for (let y = 0; y < halfPixels.info.height; y++) {
+    const rowStart = y * halfPixels.info.width * 4;
+    assert.equal(halfPixels.data[rowStart + 3], 0, `row ${y} left edge`);
+    assert.equal(halfPixels.data[rowStart + (halfPixels.info.width - 1) * 4 + 3], 255, `row ${y} right edge`);
+  }
+
   const empty = await renderHeatmapPng(new Float32Array(4), 2, 2, 10, 10);
   const emptyPixels = await sharp(empty).raw().toBuffer();
   assert.ok(emptyPixels.every((value, i) => i % 4 !== 3 || value === 0), 'an all-zero map is fully transparent');

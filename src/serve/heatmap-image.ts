@@ -48,10 +48,15 @@ export async function renderHeatmapPng(
   const scale = Math.min(1, MAX_HEATMAP_SIDE / Math.max(imageWidth, imageHeight));
   const width = Math.max(1, Math.round(imageWidth * scale));
   const height = Math.max(1, Math.round(imageHeight * scale));
-  const upsampled = await sharp(grey, { raw: { width: heatmapWidth, height: heatmapHeight, channels: 1 } })
+  // extractChannel keeps one channel, because sharp's raw output of a grey image is RGB otherwise.
+  const { data: upsampled, info } = await sharp(grey, { raw: { width: heatmapWidth, height: heatmapHeight, channels: 1 } })
     .resize(width, height, { fit: 'fill', kernel: 'linear' })
+    .extractChannel(0)
     .raw()
-    .toBuffer();
+    .toBuffer({ resolveWithObject: true });
+  if (info.channels !== 1 || info.width !== width || info.height !== height) {
+    throw new Error(`heat map upsampling: expected ${width} x ${height} x 1, received ${info.width} x ${info.height} x ${info.channels}`);
+  }
 
   // Colour and alpha per pixel: grey [height, width] -> RGBA [height, width, 4].
   const palette = buildPalette();

@@ -40,9 +40,9 @@ export class PredictionService {
   }
 
   /**
-   * Analyses and stores one upload. Throws HttpError 413, 415 or 400 for a bad upload and 503 when
-   * the result is not stored within requestTimeoutMs; a timed-out case is never stored. The returned
-   * promise settles only after the work has really stopped, so `release` can follow it.
+   * Analyses and stores one upload. Throws HttpError 413, 415 or 400 for a bad upload, and 503 when
+   * the result is not stored within requestTimeoutMs. A timed-out case is never stored.
+   * The returned promise settles only after the work has stopped, so `release` can follow it.
    */
   async analyse(bytes: Uint8Array): Promise<CaseRecord> {
     const started = performance.now();

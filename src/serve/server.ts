@@ -43,7 +43,16 @@ export async function buildServeApp(options: ServeAppOptions): Promise<FastifyIn
     logger: false,
     bodyLimit: 1024 * 1024,
     requestTimeout: limits.receiveTimeoutMs,
-    return503OnClosing: true,
+    // The hooks below reject requests during shutdown with the API's own JSON error instead.
+    return503OnClosing: false,
+  });
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+    logger.info('busight serve stopping: finishing running requests');
+  });
+  app.addHook('onRequest', async () => {
+    if (closing) throw new HttpError(503, 'unavailable', 'Service unavailable: the server is shutting down. Retry after it has restarted.', 5);
   });
   await app.register(multipart, {
     // One extra file is allowed through, so that a second image gets the clear 400 of readImageField.
@@ -115,7 +124,7 @@ function toHttpError(error: FastifyError | HttpError): HttpError {
     status === 415 || status === 406
       ? `Unsupported content type: send multipart/form-data with the image in the field "${IMAGE_FIELD}".`
       : `${error.message}`;
-  // 406 is what the multipart parser uses for a non-multipart body; the API answers 415 for it.
+  // @fastify/multipart rejects a non-multipart body with 406, and the API returns 415 for it.
   return new HttpError(status === 406 ? 415 : status, code, message);
 }
 

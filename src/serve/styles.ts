@@ -1,8 +1,8 @@
 import { JET_CSS_GRADIENT } from './heatmap-image.js';
 
 /**
- * Style sheet of both pages. The print rules lay the report out on one A4 page; colours of the
- * verdict and the heat map legend are kept in print with `print-color-adjust: exact`.
+ * Style sheet of both pages. The print rules lay the report out on one A4 page.
+ * `print-color-adjust: exact` keeps the colours of the verdict and the heat map legend in print.
  */
 export const STYLE_CSS = `
 :root {
@@ -69,6 +69,8 @@ main { max-width: 1100px; margin: 0 auto; padding: 1rem; display: grid; gap: 1re
 
 .overlay-figure { position: relative; display: inline-block; max-width: 100%; line-height: 0; background: #000; }
 .overlay-figure img { display: block; max-width: 100%; max-height: 480px; }
+/* Small exports such as 256 x 256 are enlarged for reading; the heat map follows the image's box. */
+.result-card .overlay-figure img.case-image { width: 480px; max-width: 100%; height: auto; max-height: none; }
 .overlay-figure img.heatmap { position: absolute; inset: 0; width: 100%; height: 100%; max-height: none; pointer-events: none; }
 .legend { display: flex; align-items: center; gap: 0.5rem; font-size: 0.8rem; color: var(--muted); margin: 0.3rem 0; }
 .legend-bar {
@@ -84,7 +86,8 @@ main { max-width: 1100px; margin: 0 auto; padding: 1rem; display: grid; gap: 1re
 }
 .verdict.benign { color: var(--benign); background: var(--benign-bg); }
 .verdict.suspicious { color: var(--suspicious); background: var(--suspicious-bg); }
-.probability-value { font-size: 2rem; font-weight: 700; }
+.probability-label { margin: 0.25rem 0 0; }
+.probability-value { font-size: 2rem; font-weight: 700; margin: 0 0 0.25rem; line-height: 1.2; }
 .facts { display: grid; grid-template-columns: auto 1fr; gap: 0.2rem 0.75rem; margin: 0.5rem 0; font-size: 0.9rem; }
 .facts dt { color: var(--muted); }
 .facts dd { margin: 0; overflow-wrap: anywhere; }
@@ -102,11 +105,14 @@ table.cases td.number { font-variant-numeric: tabular-nums; }
 .report {
   width: 210mm; min-height: 297mm; margin: 1rem auto; padding: 14mm; background: #fff; border: 1px solid var(--line);
 }
-.report-header { display: flex; justify-content: space-between; align-items: flex-start; border-bottom: 2px solid var(--ink); padding-bottom: 4mm; }
-.report-header h1 { font-size: 16pt; }
+.report-header { display: flex; justify-content: space-between; align-items: flex-start; gap: 6mm; border-bottom: 2px solid var(--ink); padding-bottom: 4mm; }
+.report-header h1 { font-size: 16pt; flex: 1; }
+.report-meta dd { white-space: nowrap; }
 .report-meta, .report-facts { margin: 0; display: grid; gap: 1mm 4mm; }
-.report-meta div, .report-facts div { display: flex; gap: 3mm; }
+.report-meta div { display: flex; gap: 3mm; }
+.report-facts div { display: grid; grid-template-columns: 50mm 1fr; gap: 3mm; }
 .report-meta dt, .report-facts dt { color: var(--muted); min-width: 22mm; }
+.report .verdict { font-size: 14pt; }
 .report-meta dd, .report-facts dd { margin: 0; font-weight: 600; }
 .report-images { display: grid; grid-template-columns: 1fr 1fr; gap: 6mm; margin: 6mm 0 2mm; }
 .report-images figure { margin: 0; text-align: center; }
@@ -115,13 +121,14 @@ table.cases td.number { font-variant-numeric: tabular-nums; }
 .report-images .overlay-figure img { max-height: 95mm; }
 .report-images figcaption { font-size: 9pt; color: var(--muted); margin-top: 1mm; line-height: 1.3; }
 .report-result { margin: 4mm 0; }
-.report-facts { grid-template-columns: 1fr 1fr; }
-.signature { margin-top: 14mm; padding-top: 2mm; border-top: 1px solid var(--line); width: 80mm; font-size: 10pt; }
+.report-facts { grid-template-columns: 1fr; }
+.signature { margin-top: 14mm; font-size: 10pt; }
+.signature::after { content: ""; display: inline-block; width: 60mm; margin-left: 2mm; border-bottom: 1px solid var(--ink); }
 .report-footer { margin-top: 8mm; font-size: 8pt; color: var(--muted); }
 
 @page { size: A4; margin: 0; }
 @media print {
-  :root { background: #fff; }
+  :root, body.report-page { background: #fff; }
   .no-print { display: none !important; }
   .report { margin: 0; border: none; width: 210mm; min-height: auto; }
   .report-images, .report-result, .notice { break-inside: avoid; }

@@ -48,8 +48,8 @@ export class WorkQueue {
 
   /**
    * Runs `step` once a run slot is free. Rejects with `abortSignal.reason` when the signal aborts
-   * while waiting; a step that has started always runs to its end, so the slot stays taken until
-   * the work is really done.
+   * while waiting. A step that has started always runs to its end, so its slot stays taken until
+   * the work is done.
    */
   async run<T>(step: () => Promise<T>, abortSignal: AbortSignal): Promise<T> {
     await this.acquireRunSlot(abortSignal);

@@ -33,6 +33,13 @@ export interface HeadTrainingOptions {
    * - 'loss': lowest validation cross-entropy.
    */
   selectOn: 'auc' | 'loss';
+  /**
+   * Feature scaling before the head:
+   * - 'feature': subtract each feature's mean and divide by its own standard deviation;
+   * - 'global': subtract each feature's mean and divide all by one pooled standard deviation,
+   *   which keeps rarely active channels from being blown up to the scale of common ones.
+   */
+  standardize: 'feature' | 'global';
   /** 'balanced' weights each class by n / (2 * n_class) in the loss; 'none' weights all images equally. */
   classWeights: 'balanced' | 'none';
   seed: number;
@@ -50,6 +57,7 @@ export const HEAD_TRAINING_DEFAULTS: HeadTrainingOptions = {
   l2: 1e-3,
   dropout: 0.2,
   selectOn: 'loss',
+  standardize: 'feature',
   classWeights: 'balanced',
   seed: 42,
 };
@@ -98,7 +106,7 @@ export async function trainHead(
   const rng = new Rng(settings.seed);
 
   // Standardise with training statistics.
-  const { mean, std } = featureStatistics(train.features, dim);
+  const { mean, std } = featureStatistics(train.features, dim, settings.standardize);
   const trainX = standardizeRows(train.features, dim, mean, std);
   const valX = standardizeRows(val.features, dim, mean, std);
   const trainRows = train.features.length / dim;
@@ -227,8 +235,15 @@ export async function trainHead(
   };
 }
 
-/** Returns per-column mean and standard deviation (floored at 1e-6) of rows float32 [n, dim]. */
-export function featureStatistics(rows: Float32Array, dim: number): { mean: Float64Array; std: Float64Array } {
+/**
+ * Returns per-column mean and standard deviation (floored at 1e-6) of rows float32 [n, dim]. With
+ * 'global', every column gets the root mean square of the per-column deviations instead.
+ */
+export function featureStatistics(
+  rows: Float32Array,
+  dim: number,
+  mode: 'feature' | 'global' = 'feature',
+): { mean: Float64Array; std: Float64Array } {
   const count = rows.length / dim;
   const mean = new Float64Array(dim);
   const std = new Float64Array(dim);
@@ -240,6 +255,10 @@ export function featureStatistics(rows: Float32Array, dim: number): { mean: Floa
     for (let j = 0; j < dim; j++) std[j] += (rows[row * dim + j] - mean[j]) ** 2;
   }
   for (let j = 0; j < dim; j++) std[j] = Math.max(1e-6, Math.sqrt(std[j] / count));
+  if (mode === 'global') {
+    const pooled = Math.sqrt(std.reduce((sum, value) => sum + value * value, 0) / dim);
+    std.fill(Math.max(1e-6, pooled));
+  }
   return { mean, std };
 }
 

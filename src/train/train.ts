@@ -1,13 +1,15 @@
 import * as path from 'node:path';
 
+import { DEFAULT_NEAR_THRESHOLD } from '../data/audit/duplicates.js';
 import type { Dataset } from '../data/dataset.js';
-import { discoverClassFolders } from '../data/discover.js';
+import { openDataset } from '../data/open-dataset.js';
 import type { Label, SplitName, SplitSample } from '../data/sample.js';
 import { SPLIT_NAMES } from '../data/sample.js';
-import { readSplitFile, stratifiedSplit, writeSplitFile } from '../data/split.js';
-import { DataError } from '../errors.js';
+import { writeSplitFile } from '../data/split.js';
+import { ConfigError, DataError } from '../errors.js';
 import { binaryMetrics, thresholdForSensitivity } from '../evaluate/metrics.js';
 import type { BinaryMetrics } from '../evaluate/metrics.js';
+import type { CaseResult } from '../evaluate/case-results.js';
 import { toCaseResults } from '../evaluate/case-results.js';
 import { writeEvaluationOutputs } from '../evaluate/write-outputs.js';
 import type { BackboneName } from '../model/backbone.js';
@@ -19,7 +21,7 @@ import type { HeadWeights } from '../model/head.js';
 import { loadBackbone } from '../model/load-backbone.js';
 import { loadPredictor } from '../model/predictor.js';
 import { cacheRootDir } from '../model/weights.js';
-import { sha256, sha256File } from '../util/atomic.js';
+import { sha256, sha256File, writeFileAtomic } from '../util/atomic.js';
 import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
 import { BUSIGHT_VERSION } from '../version.js';
@@ -27,16 +29,26 @@ import { fitPlatt } from './calibrate.js';
 import { extractFeatures } from './extract-features.js';
 import type { FeatureSet } from './feature-set.js';
 import type { HeadTrainingOptions } from './train-head.js';
-import { averageViews, trainHead } from './train-head.js';
+import { averageViews, HEAD_TRAINING_DEFAULTS, trainHead } from './train-head.js';
+import type { SplitPlan } from './plan-splits.js';
+import { planSplits } from './plan-splits.js';
 
 /** Options of `busight train`. Defaults are in TRAIN_DEFAULTS. */
 export interface TrainOptions {
-  /** Data folder with benign/ and malignant/ subfolders. */
+  /** Data source: a folder with benign/ and malignant/ subfolders, a CSV manifest or Hugging Face parquet. */
   data: string;
-  /** Run folder that receives split.csv, model/, metrics.json and report.html. */
+  /** Run folder that receives split.csv, model/, metrics.json and report.html (one fold-N/ folder each with `folds`). */
   out: string;
   /** CSV `path,label,split` to use instead of a random stratified split. */
   splitFile?: string;
+  /** k >= 2 for group-aware stratified k-fold cross-validation instead of one 7:2:1 split. */
+  folds?: number;
+  /** Keep duplicate groups within one split (true) or split image by image (false). */
+  groupSplit: boolean;
+  /** Keep images whose duplicate group carries both labels (left out by default). */
+  keepConflicts: boolean;
+  /** Maximum perceptual-hash distance in bits for two images to count as near duplicates. */
+  nearThreshold: number;
   /** Seed of the split, augmentation, head initialisation and bootstrap. */
   seed: number;
   /** Malignant sensitivity on the validation split that the threshold is chosen for, in (0, 1]. */
@@ -59,6 +71,9 @@ export interface TrainOptions {
 }
 
 export const TRAIN_DEFAULTS = {
+  groupSplit: true,
+  keepConflicts: false,
+  nearThreshold: DEFAULT_NEAR_THRESHOLD,
   seed: 42,
   targetSensitivity: 0.95,
   backbone: 'mobilenet_v2_1.0',
@@ -72,128 +87,219 @@ export const TRAIN_DEFAULTS = {
 /** Test-time views: the image and its mirror, logits averaged. */
 const EVAL_VIEWS = 2;
 
-export interface TrainResult {
+/** Result of one trained split (the whole run, or one fold). */
+export interface RoundResult {
   outDir: string;
   manifest: BundleManifest;
   validation: BinaryMetrics;
   test: BinaryMetrics;
+  /** Test images with their calibrated probabilities and labels, for pooling across folds. */
+  testCases: CaseResult[];
   timings: Record<string, number>;
 }
 
+export interface TrainResult extends RoundResult {
+  /** One entry per fold with `folds`; a single entry otherwise. */
+  rounds: RoundResult[];
+  /** Cross-validation summary, with `folds`. */
+  crossValidation?: CrossValidationSummary;
+}
+
 /**
- * Runs the whole training path: discover, split, extract features with a frozen backbone, train
- * the head, calibrate, choose the threshold on validation, evaluate on test, and write split.csv,
- * model/, metrics.json and report.html into `out`.
+ * Runs the whole training path: open the data, audit duplicates, split (group-aware), extract
+ * features with a frozen backbone, train the head, calibrate, choose the threshold on validation,
+ * evaluate on test, and write split.csv, model/, metrics.json and report.html into `out`. With
+ * `folds`, does this once per fold into `out/fold-N/` and writes `out/cv-metrics.json`.
  */
 export async function runTraining(input: Partial<TrainOptions> & Pick<TrainOptions, 'data' | 'out'>): Promise<TrainResult> {
   const options: TrainOptions = { ...TRAIN_DEFAULTS, logger: silentLogger, ...input } as TrainOptions;
   const logger = options.logger;
   const started = performance.now();
-  const timings: Record<string, number> = {};
-  const lap = (name: string, since: number) => {
-    timings[name] = round((performance.now() - since) / 1000, 3);
-    return performance.now();
-  };
-  logger.info(`busight ${BUSIGHT_VERSION} train: data ${options.data}, backbone ${options.backbone}, seed ${options.seed}`);
+  if (options.folds !== undefined && options.splitFile) throw new ConfigError('--folds and --split-file cannot be combined: choose one way to split');
+  logger.info(`busight ${BUSIGHT_VERSION} train: backbone ${options.backbone}, seed ${options.seed}`);
 
-  // Discover and split.
-  let mark = performance.now();
-  const dataset = await discoverClassFolders(options.data, logger);
-  const samples = options.splitFile
-    ? await readSplitFile(options.splitFile, dataset, logger)
-    : stratifiedSplit(dataset.samples, { seed: options.seed });
-  const bySplit = groupBySplit(samples);
-  checkSplits(bySplit, options.splitFile ?? 'the stratified split');
-  await writeSplitFile(path.join(options.out, 'split.csv'), samples);
-  logger.info(splitSummary(bySplit));
-  mark = lap('splitSeconds', mark);
+  // Open, audit and split.
+  const dataset = await openDataset(options.data, {}, logger);
+  const plan = await planSplits(dataset, options, logger);
+  const splitSeconds = (performance.now() - started) / 1000;
 
-  // Extract features.
+  // Train each round with one loaded backbone.
   const backbone = await loadBackbone(options.backbone, { weightsDir: options.weightsDir, cacheDir: options.cacheDir, logger });
-  let result: TrainResult;
+  const rounds: RoundResult[] = [];
   try {
     const backboneKey = `${options.backbone}-${sha256(await backboneHash(backbone)).slice(0, 16)}`;
-    const cacheDir = options.noCache ? undefined : cacheRootDir(options.cacheDir, process.env);
-    const common = { seed: options.seed, cacheDir, logger };
-    const train = await extractFeatures(bySplit.train, backbone, backboneKey, {
-      ...common,
-      views: options.trainViews,
-      augment: true,
-      stage: 'features: train',
-    });
-    const val = await extractFeatures(bySplit.val, backbone, backboneKey, { ...common, views: EVAL_VIEWS, augment: false, stage: 'features: val' });
-    const test = await extractFeatures(bySplit.test, backbone, backboneKey, { ...common, views: EVAL_VIEWS, augment: false, stage: 'features: test' });
-    const skipped = [...dataset.skipped.filter((file) => file.reason !== 'segmentation mask'), ...train.skipped, ...val.skipped, ...test.skipped];
-    checkSplits({ train: train.samples as SplitSample[], val: val.samples as SplitSample[], test: test.samples as SplitSample[] }, 'the readable images');
-    mark = lap('featureSeconds', mark);
-
-    // Train, calibrate and choose the threshold.
-    const trained = await trainHead(train.set, val.set, { ...options.head, seed: options.seed }, logger);
-    const head: HeadWeights = { ...trained.head, calibration: fitPlatt(val.set.labels, trained.valLogits) };
-    const valProbabilities = trained.valLogits.map((logit) => calibratedProbability(head, logit));
-    const threshold = thresholdForSensitivity(val.set.labels, valProbabilities, options.targetSensitivity);
-    const testProbabilities = probabilitiesOf(head, test.set);
-    mark = lap('trainSeconds', mark);
-
-    // Write the bundle.
-    const validation = binaryMetrics(val.set.labels, valProbabilities, threshold, { seed: options.seed, bootstrapIterations: options.bootstrapIterations });
-    const modelDir = path.join(options.out, 'model');
-    const manifest = await writeBundle(modelDir, {
-      backboneName: options.backbone,
-      backboneFiles: backbone.files,
-      head,
-      preprocessing: { inputSize: backbone.inputSize, resize: 'fill', channels: 'rgb', testTimeViews: EVAL_VIEWS },
-      threshold,
-      targetSensitivity: options.targetSensitivity,
-      training: {
-        seed: options.seed,
-        data: path.basename(path.resolve(options.data)),
-        images: { train: train.samples.length, val: val.samples.length, test: test.samples.length },
-        trainViews: options.trainViews,
-        selectedEpoch: trained.selectedEpoch,
-        validationAuc: validation.auc,
-      },
-    });
-
-    // Evaluate on test and write metrics.json and report.html.
-    const predictor = await loadPredictor(modelDir, { logger });
-    try {
-      const outputs = await writeEvaluationOutputs({
-        out: options.out,
-        title: 'busight training run',
-        predictor,
-        recheck: true,
-        cases: toCaseResults(test.samples, testProbabilities, threshold),
-        validation: { labels: val.set.labels, probabilities: valProbabilities },
-        history: { epochs: trained.history, selectedEpoch: trained.selectedEpoch },
-        settings: {
-          data: path.resolve(options.data),
-          backbone: options.backbone,
-          seed: options.seed,
-          targetSensitivity: options.targetSensitivity,
-          splitPolicy: options.splitFile
-            ? `given split file ${path.basename(options.splitFile)}`
-            : `stratified 7:2:1 split by image, seed ${options.seed}`,
-          splitCounts: countsBySplit({ train: train.samples, val: val.samples, test: test.samples }),
-          trainViews: options.trainViews,
-          selectedEpoch: trained.selectedEpoch,
-          calibration: head.calibration,
-        },
-        skipped,
-        seed: options.seed,
-        bootstrapIterations: options.bootstrapIterations,
-        reportLanguage: options.reportLanguage,
-        timings: () => ({ ...timings, totalSeconds: round((performance.now() - started) / 1000, 3) }),
-        logger,
-      });
-      result = { outDir: options.out, manifest, validation, test: outputs.test, timings: outputs.timings };
-    } finally {
-      await predictor.dispose();
+    for (const [index, samples] of plan.rounds.entries()) {
+      const outDir = options.folds !== undefined ? path.join(options.out, `fold-${index + 1}`) : options.out;
+      if (options.folds !== undefined) logger.info(`fold ${index + 1} of ${options.folds}`);
+      rounds.push(
+        await trainRound(samples, { ...options, out: outDir }, { backbone, backboneKey, dataset, plan, splitSeconds: index === 0 ? splitSeconds : 0 }),
+      );
     }
   } finally {
     await backbone.dispose();
   }
-  return result;
+  if (options.folds === undefined) return { ...rounds[0], rounds };
+
+  // Summarise cross-validation.
+  const crossValidation = summariseFolds(rounds, { seed: options.seed, bootstrapIterations: options.bootstrapIterations });
+  const totalSeconds = round((performance.now() - started) / 1000, 3);
+  await writeFileAtomic(
+    path.join(options.out, 'cv-metrics.json'),
+    `${JSON.stringify({ busightVersion: BUSIGHT_VERSION, createdAt: new Date().toISOString(), splitPolicy: plan.policy, audit: plan.audit, ...crossValidation, timings: { totalSeconds } }, null, 2)}\n`,
+  );
+  return { ...rounds[0], outDir: options.out, rounds, crossValidation, timings: { totalSeconds } };
+}
+
+interface RoundContext {
+  backbone: Backbone;
+  backboneKey: string;
+  dataset: Dataset;
+  plan: SplitPlan;
+  splitSeconds: number;
+}
+
+/** Trains and evaluates on one split and writes its run folder. */
+async function trainRound(samples: SplitSample[], options: TrainOptions, context: RoundContext): Promise<RoundResult> {
+  const { backbone, backboneKey, dataset, plan } = context;
+  const logger = options.logger;
+  const started = performance.now();
+  const timings: Record<string, number> = { splitSeconds: round(context.splitSeconds, 3) };
+  const lap = (name: string, since: number) => {
+    timings[name] = round((performance.now() - since) / 1000, 3);
+    return performance.now();
+  };
+
+  // Check and write the split.
+  const bySplit = groupBySplit(samples);
+  checkSplits(bySplit, options.splitFile ?? 'the split');
+  await writeSplitFile(path.join(options.out, 'split.csv'), samples);
+  logger.info(splitSummary(bySplit));
+
+  // Extract features.
+  let mark = performance.now();
+  const cacheDir = options.noCache ? undefined : cacheRootDir(options.cacheDir, process.env);
+  const common = { seed: options.seed, cacheDir, logger };
+  const train = await extractFeatures(bySplit.train, backbone, backboneKey, { ...common, views: options.trainViews, augment: true, stage: 'features: train' });
+  const val = await extractFeatures(bySplit.val, backbone, backboneKey, { ...common, views: EVAL_VIEWS, augment: false, stage: 'features: val' });
+  const test = await extractFeatures(bySplit.test, backbone, backboneKey, { ...common, views: EVAL_VIEWS, augment: false, stage: 'features: test' });
+  const skipped = [
+    ...dataset.skipped.filter((file) => file.reason !== 'segmentation mask'),
+    ...plan.audit.excludedConflictImages.map((id) => ({ id, reason: 'duplicate group with both labels (label conflict)' })),
+    ...train.skipped,
+    ...val.skipped,
+    ...test.skipped,
+  ];
+  checkSplits({ train: train.samples, val: val.samples, test: test.samples }, 'the readable images');
+  mark = lap('featureSeconds', mark);
+
+  // Train, calibrate and choose the threshold.
+  const trained = await trainHead(train.set, val.set, { ...options.head, seed: options.seed }, logger);
+  const head: HeadWeights = { ...trained.head, calibration: fitPlatt(val.set.labels, trained.valLogits) };
+  const valProbabilities = trained.valLogits.map((logit) => calibratedProbability(head, logit));
+  const threshold = thresholdForSensitivity(val.set.labels, valProbabilities, options.targetSensitivity);
+  const testProbabilities = probabilitiesOf(head, test.set);
+  mark = lap('trainSeconds', mark);
+
+  // Write the bundle.
+  const validation = binaryMetrics(val.set.labels, valProbabilities, threshold, { seed: options.seed, bootstrapIterations: options.bootstrapIterations });
+  const modelDir = path.join(options.out, 'model');
+  const manifest = await writeBundle(modelDir, {
+    backboneName: options.backbone,
+    backboneFiles: backbone.files,
+    head,
+    preprocessing: { inputSize: backbone.inputSize, resize: 'fill', channels: 'rgb', testTimeViews: EVAL_VIEWS },
+    threshold,
+    targetSensitivity: options.targetSensitivity,
+    training: {
+      seed: options.seed,
+      images: { train: train.samples.length, val: val.samples.length, test: test.samples.length },
+      trainViews: options.trainViews,
+      selectedEpoch: trained.selectedEpoch,
+      validationAuc: validation.auc,
+      splitPolicy: plan.policy,
+    },
+  });
+  mark = lap('bundleSeconds', mark);
+
+  // Evaluate on test and write metrics.json and report.html.
+  const testCases = toCaseResults(test.samples, testProbabilities, threshold);
+  const predictor = await loadPredictor(modelDir, { logger });
+  try {
+    const outputs = await writeEvaluationOutputs({
+      out: options.out,
+      title: 'busight training run',
+      predictor,
+      recheck: true,
+      cases: testCases,
+      validation: { labels: val.set.labels, probabilities: valProbabilities },
+      history: { epochs: trained.history, selectedEpoch: trained.selectedEpoch },
+      settings: {
+        data: path.resolve(options.data),
+        dataFormat: dataset.format,
+        backbone: options.backbone,
+        seed: options.seed,
+        targetSensitivity: options.targetSensitivity,
+        splitPolicy: plan.policy,
+        splitCounts: countsBySplit({ train: train.samples, val: val.samples, test: test.samples }),
+        audit: plan.audit,
+        trainViews: options.trainViews,
+        head: { ...HEAD_TRAINING_DEFAULTS, ...options.head, seed: options.seed },
+        selectedEpoch: trained.selectedEpoch,
+        calibration: head.calibration,
+      },
+      skipped,
+      seed: options.seed,
+      bootstrapIterations: options.bootstrapIterations,
+      reportLanguage: options.reportLanguage,
+      timings: () => ({ ...timings, totalSeconds: round((performance.now() - started) / 1000 + context.splitSeconds, 3) }),
+      logger,
+    });
+    return { outDir: options.out, manifest, validation, test: outputs.test, testCases, timings: outputs.timings };
+  } finally {
+    await predictor.dispose();
+  }
+}
+
+/** Cross-validation results: per-fold test metrics, their mean and sd, and pooled out-of-fold metrics. */
+export interface CrossValidationSummary {
+  folds: { fold: number; test: BinaryMetrics; threshold: number }[];
+  mean: { auc: number; sensitivity: number; specificity: number; ece: number };
+  sd: { auc: number; sensitivity: number; specificity: number; ece: number };
+  /**
+   * Metrics of all out-of-fold test predictions together. Each image is labelled with its own
+   * fold's threshold, so `pooled.sensitivity` and `pooled.specificity` are what the k models
+   * achieved at their validation-chosen thresholds; `pooled.threshold` is not meaningful (0.5).
+   */
+  pooled: BinaryMetrics & { sensitivityAtFoldThresholds: number; specificityAtFoldThresholds: number };
+}
+
+function summariseFolds(rounds: RoundResult[], options: { seed: number; bootstrapIterations: number }): CrossValidationSummary {
+  const pick = (key: 'auc' | 'sensitivity' | 'specificity' | 'ece') => rounds.map((result) => result.test[key]);
+  const cases = rounds.flatMap((result) => result.testCases);
+  const pooled = binaryMetrics(cases.map((result) => result.label), cases.map((result) => result.probability), 0.5, options);
+  const malignant = cases.filter((result) => result.label === 1);
+  const benign = cases.filter((result) => result.label === 0);
+  return {
+    folds: rounds.map((result, index) => ({ fold: index + 1, test: result.test, threshold: result.manifest.threshold })),
+    mean: { auc: mean(pick('auc')), sensitivity: mean(pick('sensitivity')), specificity: mean(pick('specificity')), ece: mean(pick('ece')) },
+    sd: { auc: sd(pick('auc')), sensitivity: sd(pick('sensitivity')), specificity: sd(pick('specificity')), ece: sd(pick('ece')) },
+    pooled: {
+      ...pooled,
+      sensitivityAtFoldThresholds: malignant.filter((result) => result.predicted === 1).length / malignant.length,
+      specificityAtFoldThresholds: benign.filter((result) => result.predicted === 0).length / benign.length,
+    },
+  };
+}
+
+function mean(values: number[]): number {
+  return values.reduce((sum, value) => sum + value, 0) / values.length;
+}
+
+/** Sample standard deviation (n - 1 denominator). */
+function sd(values: number[]): number {
+  if (values.length < 2) return 0;
+  const average = mean(values);
+  return Math.sqrt(values.reduce((sum, value) => sum + (value - average) ** 2, 0) / (values.length - 1));
 }
 
 /** Returns calibrated probabilities of each image of a feature set (logits averaged over views). */

@@ -114,10 +114,10 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
   };
 
   // Thumbnails of group members and flagged images for the contact sheets
-  const wanted = new Set([...groups.flatMap((group) => group.ids), ...annotated.map((item) => item.id)]);
+  const thumbnailIds = new Set([...groups.flatMap((group) => group.ids), ...annotated.map((item) => item.id)]);
   const images = new Map<string, RgbImage>();
   for (const sample of dataset.samples) {
-    if (wanted.has(sample.id)) images.set(sample.id, await loadSampleImage(sample, limits));
+    if (thumbnailIds.has(sample.id)) images.set(sample.id, await loadSampleImage(sample, limits));
   }
   const html = await renderAuditHtml({
     summary,

@@ -1,6 +1,6 @@
 /**
  * Exact and near-duplicate detection over a dataset. Exact duplicates share the SHA-256 of their
- * decoded pixels. Near duplicates have perceptual hashes within `nearThreshold` bits; groups are
+ * decoded pixels. Near duplicates have perceptual hashes within `nearThreshold` bits. Groups are
  * the connected components of both relations (union-find), so a chain of near pairs forms one group.
  */
 import type { Logger } from '../../util/log.js';
@@ -20,7 +20,7 @@ import { hammingDistance, perceptualHash } from './perceptual-hash.js';
  */
 export const DEFAULT_NEAR_THRESHOLD = 8;
 
-/** What the audit learns from one readable image. */
+/** Hashes, header facts and annotation finding of one readable image. */
 export interface Fingerprint {
   id: string;
   label: Label;

@@ -2,8 +2,8 @@
  * Perceptual hash (pHash): the signs of the lowest 8x8 DCT frequencies of a 32x32 grey
  * thumbnail, compared with their median. Global brightness and contrast changes, re-compression
  * and shifts of a few pixels change few bits, while different images differ in about half of the
- * 64 bits. Method: Zauner, "Implementation and Benchmarking of Perceptual Image Hash Functions"
- * (2010), as in the pHash library.
+ * 64 bits. In natural images the DC coefficient is the largest and sets its bit, and 31 of the
+ * other 63 lie above their median, so hashes have 32 set bits and distances are then even.
  */
 import type { RgbImage } from '../image.js';
 

@@ -8,6 +8,7 @@ import {
   formatCaseNumber,
   formatDateTime,
   formatPercent,
+  formatProbabilityAndThreshold,
   onLanguageChange,
   setUpLanguageSwitch,
   t,
@@ -245,9 +246,10 @@ function renderPrediction(card: UploadCard, prediction: PredictionView): HTMLEle
   // Verdict, probability and facts
   const facts = element('div');
   facts.append(element('p', `verdict ${verdictClass(prediction.label)}`, verdictText(prediction.label)));
-  facts.append(element('p', 'hint', t('result.probability')));
-  facts.append(element('p', 'probability-value', formatPercent(prediction.probability)));
-  facts.append(element('p', 'hint', t('result.thresholdRule', { threshold: formatPercent(prediction.threshold) })));
+  facts.append(element('p', 'hint probability-label', t('result.probability')));
+  const shown = formatProbabilityAndThreshold(prediction.probability, prediction.threshold);
+  facts.append(element('p', 'probability-value', shown.probability));
+  facts.append(element('p', 'hint', t('result.thresholdRule', { threshold: shown.threshold })));
   const list = element('dl', 'facts');
   const addFact = (label: string, value: string) => list.append(element('dt', undefined, label), element('dd', undefined, value));
   addFact(t('result.caseNumber'), caseNumber);

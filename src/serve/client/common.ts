@@ -90,9 +90,19 @@ export function setUpLanguageSwitch(): void {
   applyLanguage(currentLanguage(), false);
 }
 
-/** Formats a probability in [0, 1] as a percentage with one decimal, for example "37.2%". */
-export function formatPercent(probability: number): string {
-  return `${(probability * 100).toFixed(1)}%`;
+/** Formats a probability in [0, 1] as a percentage with `decimals` digits after the point, for example "37.2%". */
+export function formatPercent(probability: number, decimals = 1): string {
+  return `${(probability * 100).toFixed(decimals)}%`;
+}
+
+/**
+ * Formats a probability and the threshold it was compared with, adding decimals (up to 4) while
+ * both print the same. Values less than 0.00005 percentage points apart still print alike.
+ */
+export function formatProbabilityAndThreshold(probability: number, threshold: number): { probability: string; threshold: string } {
+  let decimals = 1;
+  while (decimals < 4 && probability !== threshold && formatPercent(probability, decimals) === formatPercent(threshold, decimals)) decimals += 1;
+  return { probability: formatPercent(probability, decimals), threshold: formatPercent(threshold, decimals) };
 }
 
 /** Formats an ISO 8601 time as a local date and time in the active language. */

@@ -6,7 +6,7 @@ import {
   errorText,
   formatCaseNumber,
   formatDateTime,
-  formatPercent,
+  formatProbabilityAndThreshold,
   onLanguageChange,
   setUpLanguageSwitch,
   t,
@@ -59,8 +59,9 @@ function render(): void {
   const caseNumber = formatCaseNumber(prediction.caseNumber);
   setText('report-case-number', caseNumber);
   setText('report-date', formatDateTime(prediction.createdAt));
-  setText('report-probability', formatPercent(prediction.probability));
-  setText('report-threshold', formatPercent(prediction.threshold));
+  const shown = formatProbabilityAndThreshold(prediction.probability, prediction.threshold);
+  setText('report-probability', shown.probability);
+  setText('report-threshold', shown.threshold);
   setText('report-model', prediction.modelName);
   setText('report-model-version', prediction.modelVersion);
   setText('report-footer', `${t('report.generated', { version: busightVersion })} · ${prediction.id}`);
@@ -68,7 +69,7 @@ function render(): void {
 
   const verdict = document.getElementById('report-verdict')!;
   verdict.className = `verdict ${verdictClass(prediction.label)}`;
-  verdict.textContent = `${verdictText(prediction.label)} (${t('result.probability')} ${formatPercent(prediction.probability)})`;
+  verdict.textContent = t('result.verdictWithProbability', { verdict: verdictText(prediction.label), probability: shown.probability });
 
   const image = document.getElementById('report-image') as HTMLImageElement;
   const imageUnder = document.getElementById('report-image-under') as HTMLImageElement;

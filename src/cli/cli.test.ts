@@ -1,0 +1,326 @@
+/**
+ * Tests of the compiled `busight` command (dist/cli/main.js), run as a subprocess on a few real
+ * BUSI images: train once, then evaluate and predict with its bundle, and bad option values.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import { parse } from 'csv-parse/sync';
+
+import { makeTempDir } from '../data/fixtures.js';
+import { BUSI_DIR, REPO_ROOT, testWeightsDir } from '../model/backbone-fixtures.js';
+import { readBundle } from '../model/bundle.js';
+import { copyBusiSubset, MASK_ID, readSplitRows } from '../train/e2e-fixtures.js';
+
+const CLI = path.join(REPO_ROOT, 'dist', 'cli', 'main.js');
+
+interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs the CLI with `args` and resolves when it exits, whatever the exit code. With `killWhen`,
+ * the process gets SIGKILL as soon as its stderr so far matches the pattern.
+ */
+function runCli(args: string[], options: { killWhen?: RegExp } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO_ROOT, env: { ...process.env, NO_COLOR: '1' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+      if (options.killWhen && options.killWhen.test(stderr)) child.kill('SIGKILL');
+    });
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+/** Formats a CLI result for an assertion message. */
+function describeRun(result: CliResult): string {
+  return `exit ${result.code}${result.signal ? ` (${result.signal})` : ''}\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
+}
+
+interface PredictionRecord {
+  path: string;
+  probability: number | null;
+  label: string | null;
+  threshold: number;
+  error?: string;
+}
+
+let root: string;
+let data: string;
+let runDir: string;
+let modelDir: string;
+let cacheDir: string;
+let threshold: number;
+let trainRun: CliResult;
+
+/** Arguments of a small training run on `data` into `out`. */
+function trainArgs(out: string): string[] {
+  return ['train', '--data', data, '--out', out, '--weights', testWeightsDir(), '--cache-dir', cacheDir, '--views', '2', '--max-epochs', '5', '--bootstrap', '100'];
+}
+
+before(async () => {
+  root = await makeTempDir('busight-cli-');
+  data = path.join(root, 'data');
+  runDir = path.join(root, 'run');
+  modelDir = path.join(runDir, 'model');
+  cacheDir = path.join(root, 'cache');
+  await copyBusiSubset(data, { benign: 14, malignant: 10 });
+  trainRun = await runCli(trainArgs(runDir));
+  assert.equal(trainRun.code, 0, describeRun(trainRun));
+  threshold = (await readBundle(modelDir)).manifest.threshold;
+});
+
+after(async () => {
+  await fs.rm(root, { recursive: true, force: true });
+});
+
+describe('busight command', () => {
+  test('--help lists the commands', async () => {
+    const result = await runCli(['--help']);
+    assert.equal(result.code, 0, describeRun(result));
+    for (const command of ['train', 'evaluate', 'predict']) {
+      assert.match(result.stdout, new RegExp(`^\\s+${command}\\b`, 'm'), `${command} missing from:\n${result.stdout}`);
+    }
+  });
+
+  test('train prints the summary table', () => {
+    assert.match(trainRun.stdout, /ROC AUC/);
+    assert.match(trainRun.stdout, /sensitivity/);
+    assert.ok(trainRun.stdout.includes(path.join(runDir, 'report.html')), trainRun.stdout);
+  });
+});
+
+describe('busight predict', () => {
+  /** Images predict must find in the data folder: the class images and normal/, never the mask. */
+  async function expectedImages(): Promise<string[]> {
+    const names = await fs.readdir(data, { recursive: true });
+    return names
+      .filter((name) => name.endsWith('.png') && !name.endsWith('_mask.png'))
+      .map((name) => path.join(data, name))
+      .sort();
+  }
+
+  function checkRows(rows: PredictionRecord[]): void {
+    for (const row of rows) {
+      assert.equal(row.error, undefined, `${row.path}: ${row.error}`);
+      assert.ok(row.probability !== null && row.probability >= 0 && row.probability <= 1, `${row.path}: probability ${row.probability}`);
+      assert.equal(row.label, row.probability >= threshold ? 'malignant' : 'benign', `${row.path}: label at threshold ${threshold}`);
+      assert.equal(row.threshold, threshold);
+    }
+  }
+
+  let csvRun: CliResult;
+  let jsonRun: CliResult;
+
+  before(async () => {
+    csvRun = await runCli(['predict', '--model', modelDir, data]);
+    jsonRun = await runCli(['predict', '--model', modelDir, '--format', 'json', data]);
+  });
+
+  test('folder as csv gives one row per image', async () => {
+    assert.equal(csvRun.code, 0, describeRun(csvRun));
+
+    const records = parse(csvRun.stdout, { columns: true }) as Record<string, string>[];
+    assert.deepEqual(Object.keys(records[0]), ['path', 'probability', 'label', 'threshold', 'error']);
+    assert.deepEqual(records.map((record) => record.path).sort(), await expectedImages());
+    assert.ok(!records.some((record) => record.path.endsWith(path.basename(MASK_ID))), 'mask file was predicted');
+    // The CSV rounds probability and threshold to 6 decimals, so labels are compared with the JSON output below.
+    for (const record of records) {
+      assert.equal(record.error, '', `${record.path}: ${record.error}`);
+      assert.equal(record.threshold, threshold.toFixed(6));
+      const probability = Number(record.probability);
+      assert.ok(probability >= 0 && probability <= 1, `${record.path}: probability ${record.probability}`);
+      assert.ok(record.label === 'benign' || record.label === 'malignant', `${record.path}: label ${record.label}`);
+    }
+  });
+
+  test('folder as json gives one row per image', async () => {
+    assert.equal(jsonRun.code, 0, describeRun(jsonRun));
+
+    const rows = JSON.parse(jsonRun.stdout) as PredictionRecord[];
+    assert.deepEqual(rows.map((row) => row.path).sort(), await expectedImages());
+    checkRows(rows);
+  });
+
+  test('json and csv give the same labels', () => {
+    const csv = parse(csvRun.stdout, { columns: true }) as Record<string, string>[];
+    const json = JSON.parse(jsonRun.stdout) as PredictionRecord[];
+    assert.deepEqual(
+      csv.map((record) => [record.path, record.label]),
+      json.map((row) => [row.path, row.label]),
+    );
+  });
+
+  test('corrupt file gives an error row', async () => {
+    const corrupt = path.join(root, 'corrupt.png');
+    const whole = await fs.readFile(path.join(BUSI_DIR, 'benign', 'benign (30).png'));
+    await fs.writeFile(corrupt, whole.subarray(0, 200));
+    const good = path.join(data, 'benign', 'benign (2).png');
+
+    const result = await runCli(['predict', '--model', modelDir, '--format', 'json', good, corrupt]);
+    assert.equal(result.code, 3, describeRun(result));
+    const rows = JSON.parse(result.stdout) as PredictionRecord[];
+    assert.equal(rows.length, 2);
+
+    assert.equal(rows[0].path, good);
+    assert.equal(rows[0].error, undefined);
+    assert.ok(rows[0].probability !== null);
+
+    assert.equal(rows[1].path, corrupt);
+    assert.equal(rows[1].probability, null);
+    assert.equal(rows[1].label, null);
+    assert.ok(rows[1].error?.includes(corrupt), `error does not name the file: ${rows[1].error}`);
+    assert.match(result.stderr, /corrupt\.png/);
+  });
+
+  test('missing path exits with a message', async () => {
+    const missing = path.join(root, 'no-such-image.png');
+    const result = await runCli(['predict', '--model', modelDir, missing]);
+    assert.equal(result.code, 3, describeRun(result));
+    assert.ok(result.stderr.includes(`${missing}: file or folder not found`), result.stderr);
+    assert.equal(result.stdout, '');
+  });
+
+  test('folder without images exits with a message', async () => {
+    const empty = path.join(root, 'no-images');
+    await fs.mkdir(empty, { recursive: true });
+    await fs.writeFile(path.join(empty, 'readme.txt'), 'no images here\n');
+    const result = await runCli(['predict', '--model', modelDir, empty]);
+    assert.equal(result.code, 3, describeRun(result));
+    assert.ok(result.stderr.includes(`no image files found in ${empty}`), result.stderr);
+  });
+
+  test('missing bundle exits with a message', async () => {
+    const result = await runCli(['predict', '--model', path.join(root, 'no-model'), data]);
+    assert.equal(result.code, 4, describeRun(result));
+    assert.match(result.stderr, /not a busight model bundle/);
+  });
+});
+
+describe('busight options', () => {
+  const cases = [
+    {
+      name: 'target sensitivity above 1',
+      args: () => [...trainArgs(path.join(root, 'run-bad-option')), '--target-sensitivity', '2'],
+      message: /--target-sensitivity.*expected a number in \(0, 1\], received "2"/,
+    },
+    {
+      name: 'unknown backbone',
+      args: () => [...trainArgs(path.join(root, 'run-bad-option')), '--backbone', 'resnet50'],
+      message: /--backbone.*resnet50.*mobilenet_v2_1\.0/s,
+    },
+    {
+      name: 'views not a number',
+      args: () => [...trainArgs(path.join(root, 'run-bad-option')), '--views', 'many'],
+      message: /--views.*expected a non-negative integer, received "many"/,
+    },
+    {
+      name: 'unknown predict format',
+      args: () => ['predict', '--model', modelDir, '--format', 'xml', data],
+      message: /--format.*xml.*csv, json/s,
+    },
+    {
+      name: 'split without split file',
+      args: () => ['evaluate', '--model', modelDir, '--data', data, '--out', path.join(root, 'run-bad-option'), '--split', 'test'],
+      message: /--split needs --split-file/,
+    },
+  ];
+
+  for (const item of cases) {
+    test(`${item.name} rejected`, async () => {
+      const result = await runCli(item.args());
+      assert.notEqual(result.code, 0, describeRun(result));
+      assert.match(result.stderr, item.message);
+      assert.ok(!existsSync(path.join(root, 'run-bad-option')), 'output folder was created');
+    });
+  }
+});
+
+describe('busight evaluate', () => {
+  test('test split of split.csv', async () => {
+    const out = path.join(root, 'evaluate-test');
+    const splitFile = path.join(runDir, 'split.csv');
+    const result = await runCli(['evaluate', '--model', modelDir, '--data', data, '--out', out, '--split-file', splitFile, '--split', 'test', '--bootstrap', '100']);
+    assert.equal(result.code, 0, describeRun(result));
+
+    const testRows = (await readSplitRows(splitFile)).filter((row) => row.split === 'test');
+    const metrics = JSON.parse(await fs.readFile(path.join(out, 'metrics.json'), 'utf8'));
+    assert.equal(metrics.test.n, testRows.length);
+    const [[tn, fp], [fn, tp]] = metrics.test.confusionMatrix as number[][];
+    assert.equal(tn + fp + fn + tp, testRows.length);
+    assert.equal(metrics.test.threshold, threshold);
+    assert.ok(existsSync(path.join(out, 'report.html')), 'report.html missing');
+  });
+
+  test('whole folder leaves out normal/ and masks', async () => {
+    const out = path.join(root, 'evaluate-all');
+    const result = await runCli(['evaluate', '--model', modelDir, '--data', data, '--out', out, '--bootstrap', '100']);
+    assert.equal(result.code, 0, describeRun(result));
+    const metrics = JSON.parse(await fs.readFile(path.join(out, 'metrics.json'), 'utf8'));
+    assert.equal(metrics.test.n, 24);
+    assert.deepEqual(metrics.skipped, []);
+  });
+});
+
+describe('busight evaluate on unreadable images', () => {
+  /** Copies the data folder and overwrites `count` benign images with their first 300 bytes. */
+  async function dataWithTruncatedBenign(name: string, count: number): Promise<string> {
+    const copy = path.join(root, name);
+    await fs.cp(data, copy, { recursive: true });
+    for (let index = 1; index <= count; index++) {
+      const file = path.join(copy, 'benign', `benign (${index}).png`);
+      await fs.writeFile(file, (await fs.readFile(file)).subarray(0, 300));
+    }
+    return copy;
+  }
+
+  test('unreadable images are listed in skipped', async () => {
+    const damaged = await dataWithTruncatedBenign('data-two-truncated', 2);
+    const out = path.join(root, 'evaluate-two-truncated');
+    const result = await runCli(['evaluate', '--model', modelDir, '--data', damaged, '--out', out, '--bootstrap', '100']);
+    assert.equal(result.code, 0, describeRun(result));
+
+    const metrics = JSON.parse(await fs.readFile(path.join(out, 'metrics.json'), 'utf8'));
+    assert.equal(metrics.test.n, 22);
+    assert.deepEqual(
+      metrics.skipped.map((entry: { id: string }) => entry.id),
+      ['benign/benign (1).png', 'benign/benign (2).png'],
+    );
+    assert.match(result.stderr, /warning: skipped .*benign \(1\)\.png/);
+  });
+
+  test('no readable benign image exits with a message', async () => {
+    const damaged = await dataWithTruncatedBenign('data-all-benign-truncated', 14);
+    const out = path.join(root, 'evaluate-all-benign-truncated');
+    const result = await runCli(['evaluate', '--model', modelDir, '--data', damaged, '--out', out, '--bootstrap', '100']);
+    assert.equal(result.code, 3, describeRun(result));
+    assert.match(result.stderr, /0 benign and 10 malignant images could be read \(14 unreadable images skipped\)/);
+    assert.ok(!existsSync(path.join(out, 'metrics.json')), 'metrics.json written');
+  });
+});
+
+describe('killed training run', () => {
+  test('old metrics.json and bundle stay readable', async () => {
+    const rerunDir = path.join(root, 'run-killed');
+    await fs.cp(runDir, rerunDir, { recursive: true });
+    const metricsBefore = await fs.readFile(path.join(rerunDir, 'metrics.json'), 'utf8');
+
+    // Without the feature cache the run spends about a second extracting features, where it is killed.
+    const result = await runCli([...trainArgs(rerunDir), '--no-cache', '--seed', '7'], { killWhen: /features: train/ });
+    assert.equal(result.signal, 'SIGKILL', describeRun(result));
+
+    assert.equal(await fs.readFile(path.join(rerunDir, 'metrics.json'), 'utf8'), metricsBefore);
+    await readBundle(path.join(rerunDir, 'model'));
+  });
+});
