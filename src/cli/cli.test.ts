@@ -114,8 +114,11 @@ describe('busight predict', () => {
   function checkRows(rows: PredictionRecord[]): void {
     for (const row of rows) {
       assert.equal(row.error, undefined, `${row.path}: ${row.error}`);
-      assert.ok(row.probability !== null && row.probability >= 0 && row.probability <= 1, `${row.path}: probability ${row.probability}`);
-      assert.equal(row.label, row.probability >= threshold ? 'malignant' : 'benign', `${row.path}: label at threshold ${threshold}`);
+      assert.notEqual(row.probability, null, `${row.path}: no probability`);
+      const probability = row.probability as number;
+      assert.ok(probability >= 0, `${row.path}: probability ${probability}`);
+      assert.ok(probability <= 1, `${row.path}: probability ${probability}`);
+      assert.equal(row.label, probability >= threshold ? 'malignant' : 'benign', `${row.path}: label at threshold ${threshold}`);
       assert.equal(row.threshold, threshold);
     }
   }
@@ -140,7 +143,8 @@ describe('busight predict', () => {
       assert.equal(record.error, '', `${record.path}: ${record.error}`);
       assert.equal(record.threshold, threshold.toFixed(6));
       const probability = Number(record.probability);
-      assert.ok(probability >= 0 && probability <= 1, `${record.path}: probability ${record.probability}`);
+      assert.ok(probability >= 0, `${record.path}: probability ${record.probability}`);
+      assert.ok(probability <= 1, `${record.path}: probability ${record.probability}`);
       assert.ok(record.label === 'benign' || record.label === 'malignant', `${record.path}: label ${record.label}`);
     }
   });

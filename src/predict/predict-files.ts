@@ -48,7 +48,7 @@ export async function expandInputs(inputs: string[], logger: Logger = silentLogg
     }
   }
   if (files.length === 0) {
-    throw new DataError(`no image files found in ${inputs.join(', ')}; pass image files or folders that contain images`, inputs[0]);
+    throw new DataError(`no image files found in ${inputs.join(', ')}. Pass image files or folders that contain images`, inputs[0]);
   }
   return files;
 }

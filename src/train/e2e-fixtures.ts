@@ -18,7 +18,7 @@ export interface BusiSubsetOptions {
   malignant: number;
 }
 
-/** Name of the segmentation mask that copyBusiSubset adds; training and predict must leave it out. */
+/** Name of the segmentation mask that copyBusiSubset adds. Training and predict must leave it out. */
 export const MASK_ID = 'benign/benign (1)_mask.png';
 
 /** Name of the image that copyBusiSubset puts in normal/, a folder training must ignore. */

@@ -110,7 +110,8 @@ describe('training run on real BUSI images', () => {
     assert.equal(manifest.busightVersion, BUSIGHT_VERSION);
     assert.deepEqual(manifest.classNames, ['benign', 'malignant']);
     assert.equal(manifest.backbone.name, 'mobilenet_v2_1.0');
-    assert.ok(manifest.threshold >= 0 && manifest.threshold <= 1, `threshold ${manifest.threshold}`);
+    assert.ok(manifest.threshold >= 0, `threshold ${manifest.threshold}`);
+    assert.ok(manifest.threshold <= 1, `threshold ${manifest.threshold}`);
     assert.equal(manifest.threshold, metrics.test.threshold);
     assert.equal(manifest.threshold, result.manifest.threshold);
     assert.equal(manifest.targetSensitivity, 0.95);
@@ -159,10 +160,12 @@ describe('training run on real BUSI images', () => {
   test('metrics.json values are in range', async () => {
     const metrics = await readJson(path.join(runDir, 'metrics.json'));
     const [low, high] = metrics.test.aucCi95 as number[];
-    assert.ok(low <= metrics.test.auc && metrics.test.auc <= high, `AUC ${metrics.test.auc} outside [${low}, ${high}]`);
+    assert.ok(low <= metrics.test.auc, `AUC ${metrics.test.auc} below its interval [${low}, ${high}]`);
+    assert.ok(metrics.test.auc <= high, `AUC ${metrics.test.auc} above its interval [${low}, ${high}]`);
     for (const key of ['auc', 'accuracy', 'sensitivity', 'specificity', 'f1', 'threshold'] as const) {
       const value = metrics.test[key];
-      assert.ok(value >= 0 && value <= 1, `test.${key} = ${value}`);
+      assert.ok(value >= 0, `test.${key} = ${value}`);
+      assert.ok(value <= 1, `test.${key} = ${value}`);
     }
     // Masks are never listed as skipped images, and every file here is readable.
     assert.deepEqual(metrics.skipped, []);

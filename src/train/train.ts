@@ -95,6 +95,8 @@ export interface RoundResult {
   test: BinaryMetrics;
   /** Test images with their calibrated probabilities and labels, for pooling across folds. */
   testCases: CaseResult[];
+  /** Backbone forward passes the run needed (images x views), whether computed or read from the cache. */
+  featureViews: number;
   timings: Record<string, number>;
 }
 
@@ -254,7 +256,8 @@ async function trainRound(samples: SplitSample[], options: TrainOptions, context
       timings: () => ({ ...timings, totalSeconds: round((performance.now() - started) / 1000 + context.splitSeconds, 3) }),
       logger,
     });
-    return { outDir: options.out, manifest, validation, test: outputs.test, testCases, timings: outputs.timings };
+    const featureViews = train.samples.length * options.trainViews + (val.samples.length + test.samples.length) * EVAL_VIEWS;
+    return { outDir: options.out, manifest, validation, test: outputs.test, testCases, featureViews, timings: outputs.timings };
   } finally {
     await predictor.dispose();
   }
