@@ -12,6 +12,8 @@ import { WorkQueue } from './work-queue.js';
  */
 export class PredictionService {
   readonly queue: WorkQueue;
+  /** Moving average of the time one analysis holds a run slot, in milliseconds, for `Retry-After`. */
+  private averageStepMs = 1000;
 
   constructor(
     private readonly predictor: Predictor,
@@ -33,7 +35,7 @@ export class PredictionService {
         429,
         'queue_full',
         `Too many requests: ${this.queue.admittedCount} images are being analysed or waiting (maximum ${this.limits.maxConcurrent + this.limits.maxQueued}). Retry later.`,
-        Math.max(1, Math.ceil(this.limits.requestTimeoutMs / 1000 / 4)),
+        this.estimateWaitS(),
       );
     }
     return release;
@@ -74,7 +76,22 @@ export class PredictionService {
     }
   }
 
+  /** Estimates the seconds until the queue has room: its length times the average analysis time. */
+  private estimateWaitS(): number {
+    const queuedRounds = this.queue.admittedCount / this.limits.maxConcurrent;
+    return Math.max(1, Math.ceil((queuedRounds * this.averageStepMs) / 1000));
+  }
+
   private async predictAndStore(bytes: Uint8Array, abortSignal: AbortSignal): Promise<CaseRecord> {
+    const started = performance.now();
+    try {
+      return await this.predictAndStoreTimed(bytes, abortSignal);
+    } finally {
+      this.averageStepMs = 0.8 * this.averageStepMs + 0.2 * (performance.now() - started);
+    }
+  }
+
+  private async predictAndStoreTimed(bytes: Uint8Array, abortSignal: AbortSignal): Promise<CaseRecord> {
     const image = await decodeUpload(bytes, this.limits.maxPixels);
     const prediction = await this.predictor.predict(image, { heatmap: true });
     const imagePng = await encodeDeidentifiedPng(image);

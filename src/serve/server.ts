@@ -116,7 +116,8 @@ function toHttpError(error: FastifyError | HttpError): HttpError {
     415: 'unsupported_media_type',
     503: 'unavailable',
   };
-  const code = byStatus[status];
+  let code = byStatus[status];
+  if (code === undefined && status >= 400 && status < 500) code = 'bad_request';
   if (code === undefined) {
     return new HttpError(500, 'internal', 'Internal server error: the failure has been logged on the server.');
   }
