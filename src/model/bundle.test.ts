@@ -127,6 +127,21 @@ describe('damaged bundle', () => {
     });
   });
 
+  test('edited manifest threshold gives ModelError', async () => {
+    const bundle = await copyOfBundle('bundle-edited-threshold');
+    const manifestFile = path.join(bundle, 'bundle.json');
+    const manifest = await readJson(manifestFile);
+    manifest.threshold = manifest.threshold === 0.9 ? 0.8 : 0.9;
+    await fs.writeFile(manifestFile, JSON.stringify(manifest, null, 2));
+
+    await assert.rejects(loadPredictor(bundle), (error: unknown) => {
+      assert.ok(error instanceof ModelError, `expected ModelError, received ${error}`);
+      assert.ok(error.message.includes(manifestFile), `message does not name ${manifestFile}: ${error.message}`);
+      assert.match(error.message, /does not match its contents/);
+      return true;
+    });
+  });
+
   test('missing backbone file gives ModelError', async () => {
     const bundle = await copyOfBundle('bundle-no-backbone');
     const manifest = await readJson(path.join(bundle, 'bundle.json'));

@@ -33,7 +33,10 @@ export interface BundleManifest {
   busightVersion: string;
   /** Human-readable model name, e.g. "busight-mobilenet_v2_1.0". */
   modelName: string;
-  /** Model version: the first 12 hex digits of the SHA-256 over the hashes of all bundle files. */
+  /**
+   * Model version: the first 12 hex digits of the SHA-256 over the hashes of all bundle files and
+   * the manifest fields that change predictions (see `modelVersionOf`), checked on load.
+   */
   modelVersion: string;
   createdAt: string;
   classNames: ['benign', 'malignant'];
@@ -79,13 +82,12 @@ export async function writeBundle(target: string, contents: BundleContents): Pro
     const headHash = sha256(headText);
 
     // Write the manifest last.
-    const modelVersion = sha256([...backboneFiles.map((file) => file.sha256), headHash].join('\n')).slice(0, 12);
     manifest = {
       format: 'busight-bundle',
       formatVersion: 1,
       busightVersion: BUSIGHT_VERSION,
       modelName: `busight-${contents.backboneName}`,
-      modelVersion,
+      modelVersion: '',
       createdAt: new Date().toISOString(),
       classNames: [...CLASS_NAMES],
       backbone: { name: contents.backboneName, files: backboneFiles },
@@ -95,9 +97,25 @@ export async function writeBundle(target: string, contents: BundleContents): Pro
       targetSensitivity: contents.targetSensitivity,
       training: contents.training,
     };
+    manifest.modelVersion = modelVersionOf(manifest);
     await fs.writeFile(path.join(dir, BUNDLE_MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
   });
   return manifest!;
+}
+
+/**
+ * Computes a bundle's model version from its file hashes and the manifest fields that change
+ * predictions (backbone, preprocessing, classes, threshold), so editing any of them is detected.
+ */
+export function modelVersionOf(manifest: BundleManifest): string {
+  const decisive = {
+    backbone: manifest.backbone,
+    head: manifest.head,
+    preprocessing: manifest.preprocessing,
+    classNames: manifest.classNames,
+    threshold: manifest.threshold,
+  };
+  return sha256(JSON.stringify(decisive)).slice(0, 12);
 }
 
 /** A bundle read from disk and checked against its hashes. */
@@ -144,6 +162,14 @@ export async function readBundle(dir: string): Promise<LoadedBundle> {
     if (actual !== entry.sha256) {
       throw new ModelError(`${file}: SHA-256 ${actual} does not match the manifest's ${entry.sha256}; the bundle was altered or damaged`);
     }
+  }
+
+  const expectedVersion = modelVersionOf(manifest);
+  if (manifest.modelVersion !== expectedVersion) {
+    throw new ModelError(
+      `${manifestFile}: model version ${manifest.modelVersion} does not match its contents (${expectedVersion}); ` +
+        'the threshold, preprocessing or backbone in the manifest was edited. Retrain or restore the original bundle.',
+    );
   }
 
   const head = JSON.parse(await fs.readFile(path.join(dir, manifest.head.file), 'utf8')) as HeadWeights;

@@ -28,6 +28,7 @@ const TEST_LIMITS: Partial<ServeLimits> = {
 interface TestServer {
   app: FastifyInstance;
   store: CaseStore;
+  dataDir: string;
   baseUrl: string;
   logger: ReturnType<typeof memoryLogger>;
 }
@@ -45,7 +46,7 @@ async function startTestServer(limits: Partial<ServeLimits> = {}): Promise<TestS
   const address = app.server.address();
   assert.ok(address !== null, 'the server has an address');
   assert.ok(typeof address === 'object', 'the server listens on TCP, not a pipe');
-  const server = { app, store, baseUrl: `http://127.0.0.1:${address.port}`, logger };
+  const server = { app, store, dataDir, baseUrl: `http://127.0.0.1:${address.port}`, logger };
   servers.push(server);
   return server;
 }
@@ -80,6 +81,7 @@ after(async () => {
   for (const server of servers) {
     await server.app.close();
     server.store.close();
+    await fs.rm(server.dataDir, { recursive: true, force: true });
   }
   await predictor?.dispose();
 });

@@ -23,10 +23,12 @@ describe('web app in Chromium', { skip }, () => {
   let server: RunningServer;
   let browser: Browser;
   let uploadFiles: string[];
+  const scratchDirs: string[] = [];
 
   before(async () => {
     const modelDir = await trainedTestBundle();
     const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'busight-browser-'));
+    scratchDirs.push(dataDir);
     server = await startServer({ modelDir, port: 0, dataDir, logger: memoryLogger() });
     browser = await chromium.launch({
       executablePath: CHROMIUM_PATH,
@@ -37,6 +39,7 @@ describe('web app in Chromium', { skip }, () => {
 
     // Two uploads: a real BUSI malignant and benign image when present, else generated ones.
     const uploadDir = await fs.mkdtemp(path.join(os.tmpdir(), 'busight-browser-upload-'));
+    scratchDirs.push(uploadDir);
     const sources = [...(await busiImages('malignant', 1)), ...(await busiImages('benign', 1))];
     uploadFiles = [];
     for (let i = 0; i < 2; i++) {
@@ -50,6 +53,7 @@ describe('web app in Chromium', { skip }, () => {
   after(async () => {
     await browser?.close();
     await server?.close();
+    for (const dir of scratchDirs) await fs.rm(dir, { recursive: true, force: true });
   });
 
   async function newPage(): Promise<Page> {

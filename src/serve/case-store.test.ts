@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 
 import Database from 'better-sqlite3';
 
@@ -23,9 +23,17 @@ function newCase(probability: number, withHeatmap = true): NewCase {
   };
 }
 
+const createdDirs: string[] = [];
+
 async function tempDir(): Promise<string> {
-  return fs.mkdtemp(path.join(os.tmpdir(), 'busight-store-'));
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'busight-store-'));
+  createdDirs.push(dir);
+  return dir;
 }
+
+after(async () => {
+  for (const dir of createdDirs) await fs.rm(dir, { recursive: true, force: true });
+});
 
 test('case store insert and read back', async () => {
   const dir = await tempDir();

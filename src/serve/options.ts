@@ -10,7 +10,10 @@ export interface ServeLimits {
   maxQueued: number;
   /** Time from a fully received upload to its stored result, queue wait included, in milliseconds; longer gets 503. */
   requestTimeoutMs: number;
-  /** Time allowed to receive a whole request, body included, in milliseconds (Node's `server.requestTimeout`). */
+  /**
+   * Time allowed to receive a whole request, body included, in milliseconds (Node's `server.requestTimeout`).
+   * Node rejects a slower request itself, with a plain-text 408 instead of the API's JSON error.
+   */
   receiveTimeoutMs: number;
 }
 

@@ -12,7 +12,7 @@ import { WorkQueue } from './work-queue.js';
  */
 export class PredictionService {
   readonly queue: WorkQueue;
-  /** Moving average of the time one analysis holds a run slot, in milliseconds, for `Retry-After`. */
+  /** Moving average of one analysis's run-slot time in milliseconds (a 1 s guess until measured), for `Retry-After`. */
   private averageStepMs = 1000;
 
   constructor(
@@ -53,11 +53,11 @@ export class PredictionService {
     const controller = new AbortController();
     const timer = setTimeout(() => {
       controller.abort(
-        new HttpError(503, 'timeout', `Timed out: the image was not analysed within ${this.limits.requestTimeoutMs} ms. Retry later.`, 5),
+        new HttpError(503, 'timeout', `Timed out: the image was not analysed within ${this.limits.requestTimeoutMs} ms. Retry later.`, this.estimateWaitS()),
       );
     }, this.limits.requestTimeoutMs);
 
-    const work = this.queue.run(() => this.predictAndStore(bytes, controller.signal), controller.signal);
+    const work = this.queue.run(() => this.measureStep(() => this.predictAndStore(bytes, controller.signal)), controller.signal);
     try {
       const record = await Promise.race([work, rejectOnAbort(controller.signal)]);
       const elapsedMs = Math.round(performance.now() - started);
@@ -82,16 +82,17 @@ export class PredictionService {
     return Math.max(1, Math.ceil((queuedRounds * this.averageStepMs) / 1000));
   }
 
-  private async predictAndStore(bytes: Uint8Array, abortSignal: AbortSignal): Promise<CaseRecord> {
+  /** Runs one step and folds its duration into averageStepMs. */
+  private async measureStep<T>(step: () => Promise<T>): Promise<T> {
     const started = performance.now();
     try {
-      return await this.predictAndStoreTimed(bytes, abortSignal);
+      return await step();
     } finally {
       this.averageStepMs = 0.8 * this.averageStepMs + 0.2 * (performance.now() - started);
     }
   }
 
-  private async predictAndStoreTimed(bytes: Uint8Array, abortSignal: AbortSignal): Promise<CaseRecord> {
+  private async predictAndStore(bytes: Uint8Array, abortSignal: AbortSignal): Promise<CaseRecord> {
     const image = await decodeUpload(bytes, this.limits.maxPixels);
     const prediction = await this.predictor.predict(image, { heatmap: true });
     const imagePng = await encodeDeidentifiedPng(image);

@@ -53,5 +53,6 @@ test('case list survives restart', async () => {
     assert.equal(third.caseNumber, 3, 'case numbers continue after the restart');
   } finally {
     await second.close();
+    await fs.rm(dataDir, { recursive: true, force: true });
   }
 });

@@ -75,7 +75,7 @@ export async function buildServeApp(options: ServeAppOptions): Promise<FastifyIn
     if (httpError.code === 'internal') {
       logger.error(`${route} failed: ${error.stack ?? error.message}`);
     } else {
-      // Rejections are the client's problem, so a flood of them is logged at a limited rate.
+      // Rejections come from client input, so a flood of them is logged at a limited rate.
       const suppressed = rejectionLog.take(Date.now());
       if (suppressed !== undefined) {
         const note = suppressed > 0 ? ` (${suppressed} earlier rejections not logged)` : '';

@@ -23,13 +23,15 @@ export interface LogisticFitOptions {
   tolerance: number;
   /** Starting point, float64 [dim + 1] (kernel, then bias); zeros when undefined. */
   initial?: Float64Array;
-  /** Called after each accepted iteration with the current parameters and objective. */
-  onIteration?: (parameters: Float64Array, objective: number) => void;
+  /** Called after each accepted iteration with the current parameters, objective and line-search step length. */
+  onIteration?: (parameters: Float64Array, objective: number, stepLength: number) => void;
 }
 
 export interface LogisticFit {
   /** float64 [dim + 1]: the kernel, then the bias as the last entry. */
   parameters: Float64Array;
+  /** Objective at `parameters`. */
+  objective: number;
   /** Objective after each accepted iteration. */
   objectives: number[];
 }
@@ -131,10 +133,10 @@ export function fitLogisticRegression(problem: LogisticProblem, options: Logisti
     gradient = candidateGradient;
     value = candidateValue;
     objectives.push(value);
-    options.onIteration?.(parameters, value);
+    options.onIteration?.(parameters, value, stepLength);
     if (relativeChange < options.tolerance) break;
   }
-  return { parameters, objectives };
+  return { parameters, objective: value, objectives };
 }
 
 /** Computes the L-BFGS direction -H * gradient by the two-loop recursion. */

@@ -8,10 +8,22 @@ import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
 import { Rng } from '../util/rng.js';
 import type { FeatureSet } from './feature-set.js';
+import { trainLinearHead } from './linear-head.js';
 
 /** Options of head training. Defaults are in HEAD_TRAINING_DEFAULTS. */
 export interface HeadTrainingOptions {
-  /** Units of each ReLU hidden layer; empty for logistic regression on the features. */
+  /**
+   * - 'lbfgs': full-batch logistic regression solved to convergence by L-BFGS for every penalty in
+   *   `l2Grid`, keeping the penalty whose fit scores best on validation (`selectOn`). Linear heads
+   *   only; the result does not depend on the seed. The Adam-only options below are ignored.
+   * - 'adam': mini-batch Adam with dropout, learning-rate decay and early stopping on validation.
+   */
+  solver: 'lbfgs' | 'adam';
+  /** L2 penalties tried by 'lbfgs', each added to the mean loss as l2 / 2 * sum(kernel^2). */
+  l2Grid: number[];
+  /** L-BFGS iteration limit per penalty. */
+  maxIterations: number;
+  /** Units of each ReLU hidden layer; empty for logistic regression on the features. Must be empty for 'lbfgs'. */
   hiddenUnits: number[];
   /** Initial Adam learning rate. */
   learningRate: number;
@@ -23,7 +35,7 @@ export interface HeadTrainingOptions {
   /** Stop when the selection metric has not improved for this many epochs. */
   patience: number;
   batchSize: number;
-  /** L2 penalty on kernels, added to the mean loss as l2 * sum(kernel^2). */
+  /** L2 penalty on kernels for 'adam', added to the mean loss as l2 * sum(kernel^2). */
   l2: number;
   /** Dropout rate on the standardised input features, in [0, 1). */
   dropout: number;
@@ -46,6 +58,9 @@ export interface HeadTrainingOptions {
 }
 
 export const HEAD_TRAINING_DEFAULTS: HeadTrainingOptions = {
+  solver: 'lbfgs',
+  l2Grid: [0.3, 0.1, 0.03, 0.01],
+  maxIterations: 200,
   hiddenUnits: [],
   learningRate: 1e-3,
   lrFactor: 0.5,
@@ -56,18 +71,20 @@ export const HEAD_TRAINING_DEFAULTS: HeadTrainingOptions = {
   batchSize: 64,
   l2: 1e-3,
   dropout: 0.2,
-  selectOn: 'loss',
+  selectOn: 'auc',
   standardize: 'feature',
   classWeights: 'balanced',
   seed: 42,
 };
 
-/** One epoch of the training history. */
+/** One epoch of the training history; for 'lbfgs', one iteration of the selected penalty's fit. */
 export interface EpochRecord {
   epoch: number;
+  /** Training objective: weighted cross-entropy plus the L2 penalty. */
   trainLoss: number;
   valLoss: number;
   valAuc: number;
+  /** Adam learning rate, or the accepted L-BFGS line-search step length. */
   learningRate: number;
 }
 
@@ -75,8 +92,10 @@ export interface HeadTrainingResult {
   /** Weights of the selected epoch, with identity calibration (scale 1, shift 0). */
   head: HeadWeights;
   history: EpochRecord[];
-  /** Epoch (1-based) whose weights were kept. */
+  /** Epoch (1-based) whose weights were kept; for 'lbfgs', the last iteration. */
   selectedEpoch: number;
+  /** For 'lbfgs', the penalty chosen on validation. */
+  selectedL2?: number;
   /** Validation logits of the selected epoch, one per validation image (views averaged). */
   valLogits: number[];
 }
@@ -101,6 +120,7 @@ export async function trainHead(
   logger: Logger = silentLogger,
 ): Promise<HeadTrainingResult> {
   const settings: HeadTrainingOptions = { ...HEAD_TRAINING_DEFAULTS, ...options };
+  if (settings.solver === 'lbfgs') return trainLinearHead(train, val, settings, logger);
   await initTfjsBackend('wasm', logger);
   const dim = train.dim;
   const rng = new Rng(settings.seed);
@@ -285,7 +305,7 @@ export function meanCrossEntropy(labels: Label[], logits: number[]): number {
   return sum / labels.length;
 }
 
-function standardizeRows(rows: Float32Array, dim: number, mean: Float64Array, std: Float64Array): Float32Array {
+export function standardizeRows(rows: Float32Array, dim: number, mean: Float64Array, std: Float64Array): Float32Array {
   const out = new Float32Array(rows.length);
   for (let i = 0; i < rows.length; i++) {
     const j = i % dim;

@@ -111,12 +111,16 @@ function setUpUpload(): void {
     if (input.files) enqueueFiles(Array.from(input.files));
     input.value = '';
   });
-  dropZone.addEventListener('dragover', (event) => {
+  // Drops are taken anywhere on the page, because a file dropped beside the zone would otherwise
+  // make the browser leave the page to display it.
+  document.addEventListener('dragover', (event) => {
     event.preventDefault();
     dropZone.classList.add('dragging');
   });
-  dropZone.addEventListener('dragleave', () => dropZone.classList.remove('dragging'));
-  dropZone.addEventListener('drop', (event) => {
+  document.addEventListener('dragleave', (event) => {
+    if (event.relatedTarget === null) dropZone.classList.remove('dragging');
+  });
+  document.addEventListener('drop', (event) => {
     event.preventDefault();
     dropZone.classList.remove('dragging');
     if (event.dataTransfer?.files) enqueueFiles(Array.from(event.dataTransfer.files));
