@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import { DataError } from '../errors.js';
 import { memoryLogger } from '../util/log.js';
 import { discoverClassFolders, isMaskFile } from './discover.js';
-import { makeTempDir, patternPng, writeTree } from './fixtures.js';
+import { makeTempDir, patternPng, writeTree, BUSI_DIR } from './fixtures.js';
 
 describe('discoverClassFolders', () => {
   test('skips masks and non-images', async () => {
@@ -84,8 +84,8 @@ describe('discoverClassFolders', () => {
     });
   }
 
-  test('BUSI folder is read', { skip: !existsSync('/work/shared/data/busi') && 'BUSI not present' }, async () => {
-    const dataset = await discoverClassFolders('/work/shared/data/busi', memoryLogger());
+  test('BUSI folder is read', { skip: !existsSync(BUSI_DIR) && 'BUSI not present' }, async () => {
+    const dataset = await discoverClassFolders(BUSI_DIR, memoryLogger());
     const counts = [0, 0];
     for (const sample of dataset.samples) counts[sample.label]++;
     assert.deepEqual(counts, [437, 210]);

@@ -2,7 +2,14 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
 import sharp from 'sharp';
+
+/** BUSI and its seed split in the shared folder beside the repository (CI clones the repository elsewhere). */
+export const SHARED_DATA_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'data');
+export const BUSI_DIR = path.join(SHARED_DATA_DIR, 'busi');
+export const SEED_SPLIT_FILE = path.join(SHARED_DATA_DIR, 'busi_seed_split.csv');
 
 /** Creates a fresh temporary folder for one test. */
 export async function makeTempDir(prefix = 'busight-test-'): Promise<string> {

@@ -7,7 +7,7 @@ import { DataError } from '../errors.js';
 import { memoryLogger } from '../util/log.js';
 import type { Dataset } from './dataset.js';
 import { discoverClassFolders } from './discover.js';
-import { makeTempDir } from './fixtures.js';
+import { makeTempDir, BUSI_DIR, SEED_SPLIT_FILE } from './fixtures.js';
 import type { Label, Sample } from './sample.js';
 import { readSplitFile, splitCounts, stratifiedSplit, writeSplitFile } from './split.js';
 
@@ -103,8 +103,8 @@ describe('split files', () => {
     assert.match(logger.lines[0], /line 2: label 1 \(malignant\) of 'benign\/b1.png' disagrees with the dataset label 0/);
   });
 
-  const busi = '/work/shared/data/busi';
-  const seedSplit = '/work/shared/data/busi_seed_split.csv';
+  const busi = BUSI_DIR;
+  const seedSplit = SEED_SPLIT_FILE;
   const present = existsSync(seedSplit);
   test('BUSI seed split reads back', { skip: !present && 'BUSI not present' }, async () => {
     const busiDataset = await discoverClassFolders(busi, memoryLogger());

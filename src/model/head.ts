@@ -81,23 +81,39 @@ export function logitGradient(head: HeadWeights, features: ArrayLike<number>): F
 
 /**
  * Computes a Grad-CAM map for one image. `map`: float32 [h, w, c] (NHWC without batch) last
- * convolutional activations whose spatial mean is the pooled feature vector. Returns float32
- * [h, w] of ReLU(sum_c gradient_c * map[y, x, c]), values >= 0; all zero when nothing points
- * towards malignancy.
+ * convolutional activations whose spatial mean is the first c entries of the pooled feature vector.
+ * `pooled`: the image's whole pooled feature vector float32 [featureDim], needed when the head
+ * takes more features than the map has channels (features of earlier layers appended); when it is
+ * omitted, the map's channel means are used and any further features are set to their training
+ * means, which is exact for a linear head. Returns float32 [h, w] of
+ * ReLU(sum_c gradient_c * map[y, x, c]), values >= 0; all zero when nothing points towards malignancy.
  */
-export function gradCam(head: HeadWeights, map: Float32Array, height: number, width: number): Float32Array {
-  const channels = head.featureDim;
-  if (map.length !== height * width * channels) {
-    throw new RangeError(`gradCam: expected a map of ${height}x${width}x${channels} values, received ${map.length}`);
-  }
-  const pooled = new Float64Array(channels);
+export function gradCam(head: HeadWeights, map: Float32Array, height: number, width: number, pooled?: ArrayLike<number>): Float32Array {
   const positions = height * width;
-  for (let position = 0; position < positions; position++) {
-    for (let channel = 0; channel < channels; channel++) pooled[channel] += map[position * channels + channel];
+  const channels = map.length / positions;
+  if (!Number.isInteger(channels) || channels < 1 || channels > head.featureDim) {
+    throw new RangeError(
+      `gradCam: expected a map of ${height}x${width}xC values with C <= ${head.featureDim}, received ${map.length} values`,
+    );
   }
-  for (let channel = 0; channel < channels; channel++) pooled[channel] /= positions;
+  if (pooled !== undefined && pooled.length !== head.featureDim) {
+    throw new RangeError(`gradCam: expected ${head.featureDim} pooled features, received ${pooled.length}`);
+  }
 
-  const weights = logitGradient(head, pooled);
+  let features: ArrayLike<number>;
+  if (pooled !== undefined) {
+    features = pooled;
+  } else {
+    const means = Float64Array.from(head.mean);
+    means.fill(0, 0, channels);
+    for (let position = 0; position < positions; position++) {
+      for (let channel = 0; channel < channels; channel++) means[channel] += map[position * channels + channel];
+    }
+    for (let channel = 0; channel < channels; channel++) means[channel] /= positions;
+    features = means;
+  }
+
+  const weights = logitGradient(head, features);
   const cam = new Float32Array(positions);
   for (let position = 0; position < positions; position++) {
     let sum = 0;

@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import sharp from 'sharp';
 import { memoryLogger } from '../../util/log.js';
-import { makeTempDir, texturePng, writeTree } from '../fixtures.js';
+import { makeTempDir, texturePng, writeTree, BUSI_DIR } from '../fixtures.js';
 import { buildDicom } from '../formats/dicom-fixture.js';
 import { openDataset } from '../open-dataset.js';
 import { runAudit } from './audit.js';
@@ -130,9 +130,9 @@ describe('runAudit', () => {
     assert.equal(json.unreadable[0].id, 'benign/cut.png');
   });
 
-  test('BUSI cross-label conflict found', { skip: !existsSync('/work/shared/data/busi') && 'BUSI not present' }, async () => {
+  test('BUSI cross-label conflict found', { skip: !existsSync(BUSI_DIR) && 'BUSI not present' }, async () => {
     const out = await makeTempDir();
-    const result = await runAudit({ data: '/work/shared/data/busi', out, logger: memoryLogger() });
+    const result = await runAudit({ data: BUSI_DIR, out, logger: memoryLogger() });
     const conflict = result.conflicts.find((group) => group.ids.includes('benign/benign (433).png'));
     assert.ok(conflict, 'benign (433).png is in no conflict group');
     assert.ok(conflict.ids.includes('malignant/malignant (145).png'));
