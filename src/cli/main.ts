@@ -80,7 +80,7 @@ program
         `cross-validation: AUC ${cv.mean.auc.toFixed(3)} ± ${cv.sd.auc.toFixed(3)} (mean ± sd over ${cv.folds.length} folds), ` +
           `pooled sensitivity ${cv.pooled.sensitivityAtFoldThresholds.toFixed(3)}, specificity ${cv.pooled.specificityAtFoldThresholds.toFixed(3)} at the folds' thresholds\n`,
       );
-      process.stdout.write(`wrote ${path.join(result.outDir, 'cv-metrics.json')} and fold-1..${cv.folds.length}/ in ${result.timings.totalSeconds.toFixed(1)} s\n`);
+      process.stdout.write(`wrote ${path.join(result.outDir, 'cv-report.html')}, cv-metrics.json and fold-1..${cv.folds.length}/ in ${result.timings.totalSeconds.toFixed(1)} s\n`);
       return;
     }
     process.stdout.write(`\n${formatMetricsTable([{ title: 'validation', metrics: result.validation }, { title: 'test', metrics: result.test }])}\n\n`);

@@ -55,7 +55,8 @@ for (const photo of LABELLED_PHOTOS) {
 test('extract returns documented shapes', async () => {
   const image = await loadTestImage(path.join(BUSI_DIR, 'benign', 'benign (1).png'));
   const features = await backbone.extract([image, image, image], { maps: true });
-  assert.equal(features.pooled.length, 3 * 1280);
+  assert.equal(backbone.featureDim, 1280 + 576);
+  assert.equal(features.pooled.length, 3 * (1280 + 576));
   assert.equal(features.maps?.length, 3 * 7 * 7 * 1280);
   assert.deepEqual(backbone.mapShape, [7, 7, 1280]);
   assert.ok(features.pooled.every(Number.isFinite));
@@ -68,10 +69,13 @@ test('pooled features equal mean of maps', async () => {
   ];
   const { pooled, maps } = await backbone.extract(images, { maps: true });
   assert.ok(maps);
+  // Each row starts with the 1280 last-layer features; the 576 block 12 features follow.
+  const lastLayer = new Float32Array(images.length * 1280);
+  for (let i = 0; i < images.length; i++) lastLayer.set(pooled.subarray(i * backbone.featureDim, i * backbone.featureDim + 1280), i * 1280);
   // The graph re-quantizes the pooled values with 464_scale, so they may differ from the float
   // mean of the dequantized map by half a quantization step.
   const tolerance = readScale('464_scale') / 2 + 1e-5;
-  const difference = maxAbsDifference(pooled, spatialMean(maps, images.length, backbone.mapShape));
+  const difference = maxAbsDifference(lastLayer, spatialMean(maps, images.length, backbone.mapShape));
   assert.ok(difference <= tolerance, `max difference ${difference} > ${tolerance}`);
 });
 
@@ -81,9 +85,22 @@ test('features differ between images', async () => {
     await loadTestImage(path.join(BUSI_DIR, 'malignant', 'malignant (1).png')),
   ];
   const { pooled } = await backbone.extract(images);
-  const first = pooled.subarray(0, 1280);
-  const second = pooled.subarray(1280);
-  assert.ok(maxAbsDifference(first, second) > 0.1, 'two different ultrasound images gave near-identical features');
+  const dim = backbone.featureDim;
+  const first = pooled.subarray(0, dim);
+  const second = pooled.subarray(dim);
+  assert.ok(maxAbsDifference(first.subarray(0, 1280), second.subarray(0, 1280)) > 0.1, 'last-layer features are near-identical');
+  assert.ok(maxAbsDifference(first.subarray(1280), second.subarray(1280)) > 0.01, 'block 12 features are near-identical');
+});
+
+test('block 12 features are non-negative ReLU6 means', async () => {
+  const image = await loadTestImage(path.join(BUSI_DIR, 'malignant', 'malignant (2).png'));
+  const { pooled } = await backbone.extract([image]);
+  const expansion = pooled.subarray(1280);
+  assert.equal(expansion.length, 576);
+  // Dequantized ReLU6 outputs lie in [0, 6] up to one quantization step.
+  const step = readScale('582_scale');
+  assert.ok(expansion.every((value) => value >= -step && value <= 6 + step), 'a pooled ReLU6 activation left [0, 6]');
+  assert.ok(expansion.some((value) => value > 0.01), 'all block 12 activations are zero');
 });
 
 test('batching does not change features', async () => {

@@ -17,11 +17,11 @@ import {
   trainingCurvesSvg,
 } from './charts.js';
 import { escapeHtml } from './escape.js';
-import { LANGUAGES, LANGUAGE_STORAGE_KEY, MESSAGES, isMessageKey, translate, type MessageKey } from './i18n.js';
+import { LANGUAGES, LANGUAGE_STORAGE_KEY, MESSAGES, isMessageKey, translate, type Language, type MessageKey } from './i18n.js';
 import { EMBEDDED_IMAGE_TYPES, type EmbeddedImage, type ReportCase, type RunReportInput } from './report-input.js';
 
 /** Renders one bilingual string as two spans; CSS shows the one matching `<html lang>`. */
-function t(key: MessageKey, params: Record<string, string | number> = {}): string {
+export function t(key: MessageKey, params: Record<string, string | number> = {}): string {
   return (
     `<span class="l-en" lang="en">${escapeHtml(translate('en', key, params))}</span>` +
     `<span class="l-zh" lang="zh-CN">${escapeHtml(translate('zh-CN', key, params))}</span>`
@@ -349,36 +349,51 @@ const SWITCH_SCRIPT = `(function () {
  */
 export function renderRunReport(input: RunReportInput): string {
   input.cases.forEach(validateCase);
-  const language = input.defaultLanguage ?? 'en';
   const ordered = orderCases(input.cases);
+  return renderPage({
+    title: input.title,
+    version: input.version,
+    created: input.created,
+    language: input.defaultLanguage ?? 'en',
+    sections: [
+      settingsSection(input),
+      headlineSection(input),
+      chartsSection(input),
+      trainingSection(input),
+      perClassSection(input),
+      casesSection(ordered),
+      heatmapSection(ordered),
+      timingsSection(input),
+    ],
+  });
+}
+
+/**
+ * Wraps rendered sections in the report's page: header with the language switch, the
+ * decision-support notice above and below, inline style and scripts. Shared by all HTML reports.
+ */
+export function renderPage(page: { title: string; version: string; created: string; language: Language; sections: string[] }): string {
   const switchButtons = LANGUAGES.map(
-    (code) => `<button type="button" data-set-language="${code}" lang="${code}" aria-pressed="${code === language}">${escapeHtml(MESSAGES[code]['language.name'])}</button>`,
+    (code) => `<button type="button" data-set-language="${code}" lang="${code}" aria-pressed="${code === page.language}">${escapeHtml(MESSAGES[code]['language.name'])}</button>`,
   ).join('');
 
   return `<!DOCTYPE html>
-<html lang="${language}">
+<html lang="${page.language}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="busight ${escapeHtml(input.version)}">
-<title>${escapeHtml(input.title)}</title>
+<meta name="generator" content="busight ${escapeHtml(page.version)}">
+<title>${escapeHtml(page.title)}</title>
 <script>${HEAD_SCRIPT}</script>
 <style>${STYLE}</style>
 </head>
 <body>
-<header><div><h1>${escapeHtml(input.title)}</h1>
-<p class="meta">${t('report.generatedBy', { version: input.version, created: input.created })}</p></div>
+<header><div><h1>${escapeHtml(page.title)}</h1>
+<p class="meta">${t('report.generatedBy', { version: page.version, created: page.created })}</p></div>
 <div class="language-switch" role="group" aria-label="${escapeHtml(MESSAGES.en['language.switch'])} / ${escapeHtml(MESSAGES['zh-CN']['language.switch'])}">${switchButtons}</div></header>
 <p class="notice" id="notice">${t('notice.decisionSupport')}</p>
 <main>
-${settingsSection(input)}
-${headlineSection(input)}
-${chartsSection(input)}
-${trainingSection(input)}
-${perClassSection(input)}
-${casesSection(ordered)}
-${heatmapSection(ordered)}
-${timingsSection(input)}
+${page.sections.join('\n')}
 </main>
 <footer><p class="notice">${t('notice.decisionSupport')}</p></footer>
 <script>${SWITCH_SCRIPT}</script>

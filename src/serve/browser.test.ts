@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, afterEach, before, describe, test } from 'node:test';
 
 import { chromium, type Browser, type Page } from 'playwright-core';
 
@@ -56,11 +56,17 @@ describe('web app in Chromium', { skip }, () => {
     for (const dir of scratchDirs) await fs.rm(dir, { recursive: true, force: true });
   });
 
+  /** Script errors of every page, checked after each test. */
+  const pageErrors: string[] = [];
+
+  afterEach(() => {
+    assert.deepEqual(pageErrors.splice(0), [], 'no script errors in the pages');
+  });
+
   async function newPage(): Promise<Page> {
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'zh-CN' });
-    const page = await context.newPage();
-    page.on('pageerror', (error) => assert.fail(`script error in the page: ${error.message}`));
-    return page;
+    context.on('weberror', (webError) => pageErrors.push(webError.error().message));
+    return context.newPage();
   }
 
   test('upload shows probability and heat map', async () => {

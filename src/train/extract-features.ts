@@ -13,8 +13,11 @@ import { silentLogger } from '../util/log.js';
 import { Rng } from '../util/rng.js';
 import type { FeatureSet } from './feature-set.js';
 
-/** Bump when the meaning of cached views changes, so stale cache files are not reused. */
-const VIEW_RECIPE_VERSION = 1;
+/**
+ * Bump when the meaning of cached views or their feature rows changes, so stale cache files are
+ * not reused. Version 2: MobileNetV2 rows gained the pooled block 12 expansion features.
+ */
+const VIEW_RECIPE_VERSION = 2;
 
 export interface ExtractOptions {
   /**

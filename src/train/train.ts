@@ -7,8 +7,9 @@ import type { Label, SplitName, SplitSample } from '../data/sample.js';
 import { SPLIT_NAMES } from '../data/sample.js';
 import { writeSplitFile } from '../data/split.js';
 import { ConfigError, DataError } from '../errors.js';
-import { binaryMetrics, thresholdForSensitivity } from '../evaluate/metrics.js';
-import type { BinaryMetrics } from '../evaluate/metrics.js';
+import { binaryMetrics, rocCurve, thresholdForSensitivity } from '../evaluate/metrics.js';
+import type { BinaryMetrics, RocCurve } from '../evaluate/metrics.js';
+import { renderCrossValidationReport } from '../report/cv-html.js';
 import type { CaseResult } from '../evaluate/case-results.js';
 import { toCaseResults } from '../evaluate/case-results.js';
 import { writeEvaluationOutputs } from '../evaluate/write-outputs.js';
@@ -146,6 +147,20 @@ export async function runTraining(input: Partial<TrainOptions> & Pick<TrainOptio
   const crossValidation = summariseFolds(rounds, { seed: options.seed, bootstrapIterations: options.bootstrapIterations });
   const totalSeconds = round((performance.now() - started) / 1000, 3);
   await writeFileAtomic(
+    path.join(options.out, 'cv-report.html'),
+    renderCrossValidationReport({
+      version: BUSIGHT_VERSION,
+      created: new Date().toISOString(),
+      defaultLanguage: options.reportLanguage,
+      splitPolicy: plan.policy,
+      folds: crossValidation.folds,
+      mean: crossValidation.mean,
+      sd: crossValidation.sd,
+      pooled: crossValidation.pooled,
+      pooledRoc: pooledRoc(rounds),
+    }),
+  );
+  await writeFileAtomic(
     path.join(options.out, 'cv-metrics.json'),
     `${JSON.stringify({ busightVersion: BUSIGHT_VERSION, createdAt: new Date().toISOString(), splitPolicy: plan.policy, audit: plan.audit, ...crossValidation, timings: { totalSeconds } }, null, 2)}\n`,
   );
@@ -242,7 +257,7 @@ async function trainRound(samples: SplitSample[], options: TrainOptions, context
         seed: options.seed,
         targetSensitivity: options.targetSensitivity,
         splitPolicy: plan.policy,
-        splitCounts: countsBySplit({ train: train.samples, val: val.samples, test: test.samples }),
+        splitCounts: reportSplitCounts(countsBySplit({ train: train.samples, val: val.samples, test: test.samples })),
         audit: plan.audit,
         trainViews: options.trainViews,
         head: { ...HEAD_TRAINING_DEFAULTS, ...options.head, seed: options.seed },
@@ -294,6 +309,11 @@ function summariseFolds(rounds: RoundResult[], options: { seed: number; bootstra
   };
 }
 
+function pooledRoc(rounds: RoundResult[]): RocCurve {
+  const cases = rounds.flatMap((result) => result.testCases);
+  return rocCurve(cases.map((result) => result.label), cases.map((result) => result.probability));
+}
+
 function mean(values: number[]): number {
   return values.reduce((sum, value) => sum + value, 0) / values.length;
 }
@@ -340,6 +360,11 @@ function countsBySplit(groups: Record<SplitName, { label: Label }[]>): Record<Sp
     counts[split] = { benign: groups[split].length - malignant, malignant };
   }
   return counts;
+}
+
+/** Renames `val` to `validation`, the key the report translates. */
+function reportSplitCounts(counts: Record<SplitName, { benign: number; malignant: number }>) {
+  return { train: counts.train, validation: counts.val, test: counts.test };
 }
 
 function splitSummary(groups: Record<SplitName, { label: Label }[]>): string {
