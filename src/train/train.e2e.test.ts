@@ -188,6 +188,55 @@ describe('training run on real BUSI images', () => {
   });
 });
 
+describe('cross-validation run', () => {
+  let runDir: string;
+  let result: TrainResult;
+
+  before(async () => {
+    const data = path.join(root, 'data-cv');
+    runDir = path.join(root, 'run-cv');
+    await copyBusiSubset(data, { benign: 14, malignant: 10 });
+    result = await runTraining({ ...smallTrainingOptions(data, runDir, cacheDir), folds: 3 });
+  });
+
+  test('each fold has a run folder', async () => {
+    for (const fold of [1, 2, 3]) {
+      for (const name of ['split.csv', 'metrics.json', 'report.html', 'model/bundle.json']) {
+        await fs.access(path.join(runDir, `fold-${fold}`, name));
+      }
+    }
+  });
+
+  test('folds test every image once', async () => {
+    const tested = new Set<string>();
+    for (const fold of [1, 2, 3]) {
+      const rows = await readSplitRows(path.join(runDir, `fold-${fold}`, 'split.csv'));
+      for (const row of rows.filter((entry) => entry.split === 'test')) {
+        assert.ok(!tested.has(row.path), `${row.path} is tested in two folds`);
+        tested.add(row.path);
+      }
+    }
+    assert.equal(tested.size, 24);
+  });
+
+  test('cv-metrics.json summarises the folds', async () => {
+    const cv = await readJson(path.join(runDir, 'cv-metrics.json'));
+    assert.equal(cv.folds.length, 3);
+    assert.equal(cv.pooled.n, 24);
+    const aucs = cv.folds.map((fold: { test: { auc: number } }) => fold.test.auc);
+    const mean = aucs.reduce((sum: number, value: number) => sum + value, 0) / aucs.length;
+    assert.ok(Math.abs(cv.mean.auc - mean) < 1e-12);
+    assert.ok(cv.sd.auc >= 0);
+    assert.equal(result.crossValidation?.folds.length, 3);
+  });
+
+  test('cv-report.html lists every fold', async () => {
+    const html = await fs.readFile(path.join(runDir, 'cv-report.html'), 'utf8');
+    for (const fold of [1, 2, 3]) assert.match(html, new RegExp(`Fold</span><span class="l-zh" lang="zh-CN">折</span> ${fold}<`));
+    assert.match(html, /id="pooled-roc"/);
+  });
+});
+
 describe('training on bad input', () => {
   test('missing data folder gives DataError', async () => {
     const missing = path.join(root, 'no-such-folder');
