@@ -1,6 +1,7 @@
 import type { RgbImage } from '../data/image.js';
 import { resizeRgb } from '../data/image.js';
 import type { Label } from '../data/sample.js';
+import { ModelError } from '../errors.js';
 import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
 import type { Backbone } from './backbone.js';
@@ -38,6 +39,13 @@ export interface Predictor {
 export async function loadPredictor(bundleDir: string, options: { logger?: Logger } = {}): Promise<Predictor> {
   const bundle = await readBundle(bundleDir);
   const backbone = await loadBackboneFromDir(bundle.manifest.backbone.name, bundle.backboneDir, { logger: options.logger ?? silentLogger });
+  if (bundle.head.featureDim !== backbone.featureDim) {
+    await backbone.dispose();
+    throw new ModelError(
+      `${bundleDir}: the head expects ${bundle.head.featureDim} features but this busight version's ${backbone.name} ` +
+        `gives ${backbone.featureDim}; the bundle was written by another version (${bundle.manifest.busightVersion}). Retrain it.`,
+    );
+  }
   return new BundlePredictor(bundle, backbone);
 }
 

@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import sharp from 'sharp';
 
+import { buildDicom } from '../data/formats/dicom-fixture.js';
 import { loadPredictor, type Predictor } from '../model/predictor.js';
 import { memoryLogger } from '../util/log.js';
 import { busiImages, trainedTestBundle } from './bundle-fixture.js';
@@ -136,6 +137,34 @@ describe('prediction API', () => {
     assert.equal((await sharp(image).metadata()).exif, undefined);
   });
 
+  test('DICOM upload keeps no patient tags', async () => {
+    const { data, info } = await sharp(uploadPng).greyscale().raw().toBuffer({ resolveWithObject: true });
+    const dicom = buildDicom({
+      rows: info.height,
+      columns: info.width,
+      pixels: new Uint8Array(data),
+      patientName: PATIENT_MARKER,
+      patientId: PATIENT_MARKER,
+      patientBirthDate: '19700101',
+    });
+    assert.equal(containsText(Buffer.from(dicom), PATIENT_MARKER), true, 'the fixture carries the patient tags');
+
+    const response = await postImage(server, imageForm(dicom, `${PATIENT_MARKER}.dcm`));
+    assert.equal(response.status, 201);
+    const body = await response.json();
+    assert.equal(JSON.stringify(body).includes(PATIENT_MARKER), false);
+    const image = Buffer.from(await (await fetch(`${server.baseUrl}${body.imageUrl}`)).arrayBuffer());
+    assert.equal(containsText(image, PATIENT_MARKER), false);
+    const csv = await (await fetch(`${server.baseUrl}/api/v1/predictions.csv`)).text();
+    assert.equal(csv.includes(PATIENT_MARKER), false);
+    const stored = await fs.readdir(server.dataDir, { recursive: true });
+    for (const name of stored) {
+      const file = path.join(server.dataDir, name);
+      if (!(await fs.stat(file)).isFile()) continue;
+      assert.equal(containsText(await fs.readFile(file), PATIENT_MARKER), false, `${name} contains a patient tag`);
+    }
+  });
+
   test('case list and CSV export', async () => {
     const list = await (await fetch(`${server.baseUrl}/api/v1/predictions?limit=1`)).json();
     assert.ok(list.total >= 2);
@@ -237,8 +266,8 @@ describe('prediction API rejections', () => {
     await expectError(await postImage(server, imageForm(Buffer.from('name,age\nZhang San,56\n'), 'notes.csv')), 415, 'unsupported_media_type');
   });
 
-  test('415 for DICOM without decoder', async () => {
-    const error = await expectError(await postImage(server, imageForm(dicomHeaderOnly(), 'scan.dcm')), 415, 'unsupported_media_type');
+  test('400 for DICOM without pixel data', async () => {
+    const error = await expectError(await postImage(server, imageForm(dicomHeaderOnly(), 'scan.dcm')), 400, 'invalid_image');
     assert.equal(error.message.includes(PATIENT_MARKER), false);
   });
 

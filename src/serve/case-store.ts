@@ -108,6 +108,8 @@ export class CaseStore {
   /** Stores a case and returns its record with the new id and case number. */
   insert(newCase: NewCase, now: Date = new Date()): CaseRecord {
     const id = randomBytes(16).toString('hex');
+    // NOTE: float32 values are stored in host byte order, little-endian on x86 and ARM; a database
+    // moved to a big-endian host would read wrong heat maps.
     const heatmapBytes = newCase.heatmap
       ? Buffer.from(newCase.heatmap.data.buffer, newCase.heatmap.data.byteOffset, newCase.heatmap.data.byteLength)
       : null;

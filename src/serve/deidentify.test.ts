@@ -59,7 +59,7 @@ test('inspectUpload rejections', async () => {
   const png = await ultrasoundLikePng(100, 100);
   await assert.rejects(inspectUpload(png, 9_999), isHttpError(413, 'too_many_pixels'));
   await assert.rejects(inspectUpload(Buffer.from('%PDF-1.7 not an image'), 1_000_000), isHttpError(415, 'unsupported_media_type'));
-  await assert.rejects(inspectUpload(dicomHeaderOnly(), 1_000_000), isHttpError(415, 'unsupported_media_type'));
+  await assert.rejects(inspectUpload(dicomHeaderOnly(), 1_000_000), isHttpError(400, 'invalid_image'));
   await assert.rejects(inspectUpload(png.subarray(0, 20), 1_000_000), isHttpError(400, 'invalid_image'));
 });
 

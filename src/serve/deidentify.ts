@@ -24,24 +24,20 @@ export function sniffUploadFormat(bytes: Uint8Array): UploadFormat | undefined {
 
 /**
  * Checks an upload from its magic bytes and header without decoding pixels. Throws HttpError 415
- * for formats the decoder cannot read (all but PNG and JPEG for now), 413 for more than
- * `maxPixels` pixels and 400 for unreadable headers. No message contains the client's file name.
+ * for formats other than PNG, JPEG and DICOM (and DICOM transfer syntaxes the decoder cannot
+ * read), 413 for more than `maxPixels` pixels and 400 for unreadable headers. No message
+ * contains the client's file name or a DICOM tag value.
  */
 export async function inspectUpload(bytes: Uint8Array, maxPixels: number): Promise<{ format: UploadFormat; width: number; height: number }> {
   const format = sniffUploadFormat(bytes);
   if (format === undefined) {
-    throw new HttpError(415, 'unsupported_media_type', 'Unsupported image type: expected a PNG or JPEG file.');
+    throw new HttpError(415, 'unsupported_media_type', 'Unsupported image type: expected a PNG, JPEG or DICOM file.');
   }
 
   let info: ImageInfo;
   try {
     info = await probeImageBytes(bytes, UPLOAD_NAME, { maxFileBytes: bytes.length, maxPixels });
   } catch (error) {
-    // NOTE: the decoder reads no DICOM yet, so every DICOM file ends here. Once it does, a corrupt
-    // DICOM file will get this 415 as well, where 400 would fit better.
-    if (format === 'dicom' && error instanceof DataError) {
-      throw new HttpError(415, 'unsupported_media_type', 'Unsupported image type: this busight version cannot decode DICOM files. Export the image as PNG or JPEG.');
-    }
     throw toHttpError(error);
   }
   if (info.format !== format) {

@@ -34,12 +34,9 @@ export const DEFAULT_SERVE_LIMITS: ServeLimits = {
 export const DEFAULT_PORT = 8080;
 export const DEFAULT_HOST = '127.0.0.1';
 
-/**
- * Upload types that the server decodes, for the health response and the page's file picker.
- * NOTE: DICOM is detected and rejected with 415 until the image decoder reads it; then add
- * { mediaType: 'application/dicom', extensions: ['.dcm'], name: 'DICOM' } here.
- */
+/** Upload types that the server decodes, for the health response and the page's file picker. */
 export const ACCEPTED_UPLOAD_TYPES = [
   { mediaType: 'image/png', extensions: ['.png'], name: 'PNG' },
   { mediaType: 'image/jpeg', extensions: ['.jpg', '.jpeg'], name: 'JPEG' },
+  { mediaType: 'application/dicom', extensions: ['.dcm', '.dicom'], name: 'DICOM' },
 ] as const;
