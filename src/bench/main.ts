@@ -93,7 +93,9 @@ const main = await trainInChild({ ...base, out: path.join(work, 'main'), cacheDi
 const seedRuns: { seed: number; result: WorkerResult }[] = [];
 for (const seed of options.quick ? seeds.slice(0, 1) : seeds) {
   log(`seed split, seed ${seed}`);
-  seedRuns.push({ seed, result: await trainInChild({ ...base, out: path.join(work, `seed-${seed}`), splitFile: options.seedSplit, seed, cacheDir: sharedCache }) });
+  // Conflicting images are kept so the test split is the published recipe's 65 images.
+  const splitRun = { ...base, out: path.join(work, `seed-${seed}`), splitFile: options.seedSplit, keepConflicts: true, seed, cacheDir: sharedCache };
+  seedRuns.push({ seed, result: await trainInChild(splitRun) });
 }
 
 // Group-aware cross-validation.

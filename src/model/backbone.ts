@@ -65,7 +65,8 @@ export const BACKBONE_SPECS: Readonly<Record<BackboneName, BackboneSpec>> = Obje
     entryFile: 'mobilenetv2-12-int8.onnx',
     labelsFile: 'imagenet_labels.json',
     inputSize: 224,
-    featureDim: 1280,
+    // 1280 pooled last-layer features, then pooled block 12 (576) and block 14 (960) expansion activations.
+    featureDim: 2816,
     mapShape: [7, 7, 1280],
   },
   'mobilenet_v1_0.75': {

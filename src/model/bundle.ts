@@ -21,8 +21,11 @@ export interface Preprocessing {
   resize: 'fill';
   /** Grey images are replicated to three channels, alpha is dropped. */
   channels: 'rgb';
-  /** Test-time views whose logits are averaged: the image and its left-right mirror. */
-  testTimeViews: 1 | 2;
+  /**
+   * Number of fixed test-time views whose logits are averaged (see fixedViews): 1 = the image,
+   * 2 = plus its left-right mirror, 4 = plus the central zoom and its mirror.
+   */
+  testTimeViews: 1 | 2 | 3 | 4;
 }
 
 /** Contents of `bundle.json`, the manifest of a model bundle folder. */

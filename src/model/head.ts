@@ -82,10 +82,10 @@ export function logitGradient(head: HeadWeights, features: ArrayLike<number>): F
 /**
  * Computes a Grad-CAM map for one image. `map`: float32 [h, w, c] (NHWC without batch) last
  * convolutional activations whose spatial mean is the first c entries of the pooled feature vector.
- * `pooled`: the image's whole pooled feature vector float32 [featureDim], needed when the head
- * takes more features than the map has channels (features of earlier layers appended); when it is
- * omitted, the map's channel means are used and any further features are set to their training
- * means, which is exact for a linear head. Returns float32 [h, w] of
+ * `pooled`: the image's whole pooled feature vector float32 [featureDim]. A head may take more
+ * features than the map has channels, because features of earlier layers follow the map's. Without
+ * `pooled`, the map's channel means are used and the further features are set to their training
+ * means, which is exact for a linear head but not for an MLP. Returns float32 [h, w] of
  * ReLU(sum_c gradient_c * map[y, x, c]), values >= 0; all zero when nothing points towards malignancy.
  */
 export function gradCam(head: HeadWeights, map: Float32Array, height: number, width: number, pooled?: ArrayLike<number>): Float32Array {

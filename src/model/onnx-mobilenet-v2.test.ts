@@ -17,7 +17,7 @@ import {
   testWeightsDir,
   topClasses,
 } from './backbone-fixtures.js';
-import { addFeatureOutputs, loadOnnxMobileNetV2 } from './onnx-mobilenet-v2.js';
+import { addFeatureOutputs, loadOnnxMobileNetV2, POOLED_TAPS } from './onnx-mobilenet-v2.js';
 
 const MODEL_DIR = path.join(testWeightsDir(), 'mobilenet_v2_1.0_224');
 const MODEL_FILE = path.join(MODEL_DIR, 'mobilenetv2-12-int8.onnx');
@@ -55,8 +55,8 @@ for (const photo of LABELLED_PHOTOS) {
 test('extract returns documented shapes', async () => {
   const image = await loadTestImage(path.join(BUSI_DIR, 'benign', 'benign (1).png'));
   const features = await backbone.extract([image, image, image], { maps: true });
-  assert.equal(backbone.featureDim, 1280 + 576);
-  assert.equal(features.pooled.length, 3 * (1280 + 576));
+  assert.equal(backbone.featureDim, 1280 + 576 + 960);
+  assert.equal(features.pooled.length, 3 * (1280 + 576 + 960));
   assert.equal(features.maps?.length, 3 * 7 * 7 * 1280);
   assert.deepEqual(backbone.mapShape, [7, 7, 1280]);
   assert.ok(features.pooled.every(Number.isFinite));
@@ -69,7 +69,7 @@ test('pooled features equal mean of maps', async () => {
   ];
   const { pooled, maps } = await backbone.extract(images, { maps: true });
   assert.ok(maps);
-  // Each row starts with the 1280 last-layer features; the 576 block 12 features follow.
+  // Each row starts with the 1280 last-layer features; the features of earlier blocks follow.
   const lastLayer = new Float32Array(images.length * 1280);
   for (let i = 0; i < images.length; i++) lastLayer.set(pooled.subarray(i * backbone.featureDim, i * backbone.featureDim + 1280), i * 1280);
   // The graph re-quantizes the pooled values with 464_scale, so they may differ from the float
@@ -89,18 +89,24 @@ test('features differ between images', async () => {
   const first = pooled.subarray(0, dim);
   const second = pooled.subarray(dim);
   assert.ok(maxAbsDifference(first.subarray(0, 1280), second.subarray(0, 1280)) > 0.1, 'last-layer features are near-identical');
-  assert.ok(maxAbsDifference(first.subarray(1280), second.subarray(1280)) > 0.01, 'block 12 features are near-identical');
+  assert.ok(maxAbsDifference(first.subarray(1280), second.subarray(1280)) > 0.01, 'earlier-block features are near-identical');
 });
 
-test('block 12 features are non-negative ReLU6 means', async () => {
+test('earlier-block features are ReLU6 means', async () => {
   const image = await loadTestImage(path.join(BUSI_DIR, 'malignant', 'malignant (2).png'));
   const { pooled } = await backbone.extract([image]);
-  const expansion = pooled.subarray(1280);
-  assert.equal(expansion.length, 576);
-  // Dequantized ReLU6 outputs lie in [0, 6] up to one quantization step.
-  const step = readScale('582_scale');
-  assert.ok(expansion.every((value) => value >= -step && value <= 6 + step), 'a pooled ReLU6 activation left [0, 6]');
-  assert.ok(expansion.some((value) => value > 0.01), 'all block 12 activations are zero');
+  let offset = 1280;
+  for (const tap of POOLED_TAPS) {
+    const values = pooled.subarray(offset, offset + tap.channels);
+    offset += tap.channels;
+    // Dequantized ReLU6 outputs lie in [0, 6] up to one quantization step.
+    const step = readScale(tap.scale);
+    assert.equal(values.length, tap.channels);
+    assert.ok(values.every((value) => value >= -step), `${tap.tensor}: a pooled activation is below 0`);
+    assert.ok(values.every((value) => value <= 6 + step), `${tap.tensor}: a pooled activation is above 6`);
+    assert.ok(values.some((value) => value > 0.01), `${tap.tensor}: all pooled activations are zero`);
+  }
+  assert.equal(offset, backbone.featureDim);
 });
 
 test('batching does not change features', async () => {

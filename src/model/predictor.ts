@@ -1,5 +1,4 @@
 import type { RgbImage } from '../data/image.js';
-import { resizeRgb } from '../data/image.js';
 import type { Label } from '../data/sample.js';
 import { ModelError } from '../errors.js';
 import type { Logger } from '../util/log.js';
@@ -7,9 +6,9 @@ import { silentLogger } from '../util/log.js';
 import type { Backbone } from './backbone.js';
 import type { BundleManifest, LoadedBundle } from './bundle.js';
 import { readBundle } from './bundle.js';
+import { fixedViews } from './fixed-views.js';
 import { calibratedProbability, gradCam, headLogit } from './head.js';
 import { loadBackboneFromDir } from './load-backbone.js';
-import { mirrorRgb } from './mirror.js';
 
 /** Result for one image. */
 export interface Prediction {
@@ -68,13 +67,9 @@ class BundlePredictor implements Predictor {
     const dim = this.backbone.featureDim;
     const [mapHeight, mapWidth, channels] = this.backbone.mapShape;
 
-    // Resize and build the test-time views: image-major, views consecutive.
+    // Build the test-time views (the same fixed views as in training): image-major, views consecutive.
     const views: RgbImage[] = [];
-    for (const image of images) {
-      const base = await resizeRgb(image, inputSize);
-      views.push(base);
-      if (testTimeViews === 2) views.push(mirrorRgb(base));
-    }
+    for (const image of images) views.push(...(await fixedViews(image, inputSize, testTimeViews)));
 
     // Run the backbone, then the head on each view; average the logits over views.
     const batch = await this.backbone.extract(views, { maps: options.heatmap === true });
@@ -94,7 +89,13 @@ class BundlePredictor implements Predictor {
         // Grad-CAM of the unmirrored view.
         const mapSize = mapHeight * mapWidth * channels;
         const row = index * testTimeViews;
-        prediction.heatmap = gradCam(this.bundle.head, batch.maps.subarray(row * mapSize, (row + 1) * mapSize), mapHeight, mapWidth);
+        prediction.heatmap = gradCam(
+          this.bundle.head,
+          batch.maps.subarray(row * mapSize, (row + 1) * mapSize),
+          mapHeight,
+          mapWidth,
+          batch.pooled.subarray(row * dim, (row + 1) * dim),
+        );
         prediction.heatmapWidth = mapWidth;
         prediction.heatmapHeight = mapHeight;
       }

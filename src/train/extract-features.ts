@@ -3,10 +3,10 @@ import * as path from 'node:path';
 
 import { applyAugmentation, sampleAugmentation } from '../data/augment.js';
 import type { RgbImage } from '../data/image.js';
-import { decodeImageBytes, isSkippableImageError, readSampleBytes, resizeRgb } from '../data/image.js';
+import { decodeImageBytes, isSkippableImageError, readSampleBytes } from '../data/image.js';
 import type { Sample } from '../data/sample.js';
 import type { Backbone } from '../model/backbone.js';
-import { mirrorRgb } from '../model/mirror.js';
+import { FIXED_VIEW_COUNT, fixedViews } from '../model/fixed-views.js';
 import { sha256, writeFileAtomic } from '../util/atomic.js';
 import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
@@ -15,14 +15,15 @@ import type { FeatureSet } from './feature-set.js';
 
 /**
  * Bump when the meaning of cached views or their feature rows changes, so stale cache files are
- * not reused. Version 2: MobileNetV2 rows gained the pooled block 12 expansion features.
+ * not reused. Version 2: MobileNetV2 rows gained the pooled expansion features of blocks 12 and 14.
+ * Version 3: views 2 and 3 became the fixed zoomed views.
  */
-const VIEW_RECIPE_VERSION = 2;
+const VIEW_RECIPE_VERSION = 3;
 
 export interface ExtractOptions {
   /**
-   * Views per image. View 0 is the image resized to the backbone input, view 1 its horizontal
-   * mirror, and views 2 and up are random augmentations (only when `augment` is true).
+   * Views per image. Views 0 to 3 are the fixed views of fixedViews (image, mirror, central zoom,
+   * mirrored zoom); views 4 and up are random augmentations (only when `augment` is true).
    */
   views: number;
   augment: boolean;
@@ -74,9 +75,10 @@ export async function extractFeatures(
       chunk.map(async (sample) => {
         try {
           const bytes = await readSampleBytes(sample);
-          const key = sha256(
-            `${sha256(bytes)}|${JSON.stringify({ v: VIEW_RECIPE_VERSION, views: options.views, augment: options.augment, seed: options.seed, size: backbone.inputSize })}`,
-          );
+          // Fixed views depend on neither the seed nor `augment`, so runs with other seeds share them.
+          const random = options.augment && options.views > FIXED_VIEW_COUNT;
+          const recipe = { v: VIEW_RECIPE_VERSION, views: options.views, augment: random, seed: random ? options.seed : 0, size: backbone.inputSize };
+          const key = sha256(`${sha256(bytes)}|${JSON.stringify(recipe)}`);
           const cacheFile = cacheFolder ? path.join(cacheFolder, `${key}.f32`) : undefined;
           if (cacheFile) {
             const cached = await readCached(cacheFile, options.views * dim);
@@ -134,14 +136,12 @@ export async function extractFeatures(
 
 /** Builds the views of one decoded image (RGB uint8 HWC, any size); each view is RGB uint8 HWC size x size. */
 async function buildViews(image: RgbImage, size: number, options: ExtractOptions, key: string): Promise<RgbImage[]> {
-  const base = await resizeRgb(image, size);
-  const views: RgbImage[] = [base];
-  if (options.views >= 2) views.push(mirrorRgb(base));
-  if (options.views > 2 && !options.augment) {
-    throw new RangeError(`extractFeatures: ${options.views} views need augment: true (only 2 fixed views exist)`);
+  if (options.views > FIXED_VIEW_COUNT && !options.augment) {
+    throw new RangeError(`extractFeatures: ${options.views} views need augment: true (only ${FIXED_VIEW_COUNT} fixed views exist)`);
   }
+  const views = await fixedViews(image, size, Math.min(options.views, FIXED_VIEW_COUNT));
   const rng = new Rng((options.seed ^ parseInt(key.slice(0, 8), 16)) >>> 0);
-  for (let view = 2; view < options.views; view++) {
+  for (let view = FIXED_VIEW_COUNT; view < options.views; view++) {
     views.push(await applyAugmentation(image, sampleAugmentation(rng), size));
   }
   return views;

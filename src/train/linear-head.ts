@@ -19,8 +19,11 @@ interface Candidate {
  * Trains a linear head by full-batch logistic regression (see fitLogisticRegression) for each
  * penalty of `settings.l2Grid`, from the largest down, each fit starting from the previous
  * solution. Keeps the penalty with the best validation AUC (ties to lower loss) or the lowest
- * validation loss, as `settings.selectOn` says. Validation logits are averaged over views.
- * Throws RangeError for hidden layers or an empty penalty grid.
+ * validation loss, as `settings.selectOn` selects. Validation logits are averaged over views.
+ * With `settings.refit`, the returned weights are refitted on training and validation images, but
+ * the returned validation logits stay those of the fit on training images alone, so calibration
+ * and the threshold still see held-out logits. Throws RangeError for hidden layers or an empty
+ * penalty grid.
  */
 export function trainLinearHead(
   train: FeatureSet,
@@ -90,12 +93,17 @@ export function trainLinearHead(
   }
 
   const history = best.history;
+  let head = { mean, std, parameters: best.parameters };
+  if (settings.refit) {
+    head = refitOnBoth(train, val, settings, best.l2, best.parameters);
+    logger.info(`linear head: refitted on training and validation images with L2 ${best.l2}`);
+  }
   return {
     head: {
       featureDim: dim,
-      mean: Array.from(mean),
-      std: Array.from(std),
-      layers: [{ inputs: dim, units: 1, kernel: Array.from(best.parameters.subarray(0, dim)), bias: [best.parameters[dim]], activation: 'linear' }],
+      mean: Array.from(head.mean),
+      std: Array.from(head.std),
+      layers: [{ inputs: dim, units: 1, kernel: Array.from(head.parameters.subarray(0, dim)), bias: [head.parameters[dim]], activation: 'linear' }],
       calibration: { scale: 1, shift: 0 },
     },
     history,
@@ -103,6 +111,35 @@ export function trainLinearHead(
     selectedL2: best.l2,
     valLogits: best.valLogits,
   };
+}
+
+/**
+ * Fits the chosen penalty again on training and validation rows together, with standardisation
+ * statistics of both. Returns the statistics and parameters [kernel, bias].
+ */
+function refitOnBoth(
+  train: FeatureSet,
+  val: FeatureSet,
+  settings: HeadTrainingOptions,
+  l2: number,
+  initial: Float64Array,
+): { mean: Float64Array; std: Float64Array; parameters: Float64Array } {
+  const dim = train.dim;
+  const features = new Float32Array(train.features.length + val.features.length);
+  features.set(train.features, 0);
+  features.set(val.features, train.features.length);
+  const { mean, std } = featureStatistics(features, dim, settings.standardize);
+  const x = standardizeRows(features, dim, mean, std);
+
+  const rowLabels = [
+    ...Array.from({ length: train.features.length / dim }, (_, row) => train.labels[Math.floor(row / train.views)]),
+    ...Array.from({ length: val.features.length / dim }, (_, row) => val.labels[Math.floor(row / val.views)]),
+  ];
+  const targets = Float32Array.from(rowLabels);
+  const [negativeWeight, positiveWeight] = classWeightsFor([...train.labels, ...val.labels], settings.classWeights);
+  const weights = targets.map((target) => (target === 1 ? positiveWeight : negativeWeight));
+  const fit = fitLogisticRegression({ x, dim, targets, weights }, { l2, maxIterations: settings.maxIterations, tolerance: 1e-7, initial });
+  return { mean, std, parameters: fit.parameters };
 }
 
 /** Computes x * kernel + bias for each row of standardised x float32 [rows, dim]; parameters are [kernel, bias]. */

@@ -23,6 +23,12 @@ export interface HeadTrainingOptions {
   l2Grid: number[];
   /** L-BFGS iteration limit per penalty. */
   maxIterations: number;
+  /**
+   * For 'lbfgs': after choosing the penalty, fit it again on training and validation images
+   * together. Validation logits (for calibration and the threshold) still come from the fit on
+   * training images alone.
+   */
+  refit: boolean;
   /** Units of each ReLU hidden layer; empty for logistic regression on the features. Must be empty for 'lbfgs'. */
   hiddenUnits: number[];
   /** Initial Adam learning rate. */
@@ -61,6 +67,7 @@ export const HEAD_TRAINING_DEFAULTS: HeadTrainingOptions = {
   solver: 'lbfgs',
   l2Grid: [0.3, 0.1, 0.03, 0.01],
   maxIterations: 200,
+  refit: true,
   hiddenUnits: [],
   learningRate: 1e-3,
   lrFactor: 0.5,
@@ -89,14 +96,17 @@ export interface EpochRecord {
 }
 
 export interface HeadTrainingResult {
-  /** Weights of the selected epoch, with identity calibration (scale 1, shift 0). */
+  /** Weights of the selected epoch (or of the refit), with identity calibration (scale 1, shift 0). */
   head: HeadWeights;
   history: EpochRecord[];
   /** Epoch (1-based) whose weights were kept; for 'lbfgs', the last iteration. */
   selectedEpoch: number;
   /** For 'lbfgs', the penalty chosen on validation. */
   selectedL2?: number;
-  /** Validation logits of the selected epoch, one per validation image (views averaged). */
+  /**
+   * Validation logits of the selected epoch, one per validation image (views averaged). With
+   * 'lbfgs' and `refit`, they come from the fit before the refit, so they stay held out.
+   */
   valLogits: number[];
 }
 
@@ -109,9 +119,10 @@ export function classWeightsFor(labels: Label[], mode: 'balanced' | 'none'): [nu
 }
 
 /**
- * Trains the head with Adam on weighted binary cross-entropy, decays the learning rate on a
- * validation-loss plateau, stops early on the selection metric and keeps the best epoch's weights.
- * `train` and `val` are pooled features (see FeatureSet); validation logits are averaged over views.
+ * Trains the head on weighted binary cross-entropy. Solver 'lbfgs' hands over to trainLinearHead.
+ * Solver 'adam' decays the learning rate on a validation-loss plateau, stops early on the
+ * selection metric and keeps the best epoch's weights. `train` and `val` are pooled features (see
+ * FeatureSet); validation logits are averaged over views.
  */
 export async function trainHead(
   train: FeatureSet,

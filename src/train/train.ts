@@ -61,7 +61,7 @@ export interface TrainOptions {
   cacheDir?: string;
   /** Turns the feature cache off. */
   noCache: boolean;
-  /** Views per training image: the image, its mirror, and random augmentations (>= 1). */
+  /** Views per training image: up to 4 fixed views (see fixedViews), then random augmentations (>= 1). */
   trainViews: number;
   head: Partial<HeadTrainingOptions>;
   /** Bootstrap resamples for the AUC confidence intervals. */
@@ -79,13 +79,13 @@ export const TRAIN_DEFAULTS = {
   targetSensitivity: 0.95,
   backbone: 'mobilenet_v2_1.0',
   noCache: false,
-  trainViews: 8,
+  trainViews: 2,
   head: {},
   bootstrapIterations: 2000,
   reportLanguage: 'en',
 } as const satisfies Partial<TrainOptions>;
 
-/** Test-time views: the image and its mirror, logits averaged. */
+/** Test-time views: the image and its mirror (the first 2 of fixedViews), logits averaged. */
 const EVAL_VIEWS = 2;
 
 /** Result of one trained split (the whole run, or one fold). */
