@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import * as path from 'node:path';
 
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { stringify } from 'csv-stringify/sync';
 
 import { runAudit } from '../data/audit/audit.js';
@@ -15,11 +15,13 @@ import { HEAD_TRAINING_DEFAULTS } from '../train/train-head.js';
 import { runTraining, TRAIN_DEFAULTS } from '../train/train.js';
 import { BUSIGHT_VERSION } from '../version.js';
 import { registerServeCommand } from './serve-command.js';
-import { parseBackbone, parseFraction, parseLanguage, parsePositiveInteger, parseUnitList } from './options.js';
+import { parseBackbone, parseHashDistance, parseFraction, parseLanguage, parsePositiveInteger, parseUnitList } from './options.js';
 import { formatMetricsTable } from './summary-table.js';
 import { terminalLogger } from './terminal-logger.js';
 
 const program = new Command();
+// Commander's own usage errors throw CommanderError, mapped to exit code 2 below.
+program.exitOverride();
 program
   .name('busight')
   .description('Benign/malignant classification of breast ultrasound images')
@@ -35,7 +37,7 @@ program
   .option('--folds <k>', 'group-aware stratified k-fold cross-validation instead of one 7:2:1 split (k >= 2)', parsePositiveInteger)
   .option('--no-group-split', 'split image by image instead of keeping duplicate groups together (leaky; for comparison only)')
   .option('--keep-conflicts', 'keep images whose duplicate group carries both labels')
-  .option('--near-threshold <bits>', 'maximum perceptual-hash distance (0-64 bits) for near duplicates', parsePositiveIntegerOrZero, TRAIN_DEFAULTS.nearThreshold)
+  .option('--near-threshold <bits>', 'maximum perceptual-hash distance (0-64 bits) for near duplicates', parseHashDistance, TRAIN_DEFAULTS.nearThreshold)
   .option('--seed <n>', 'seed of the split, augmentation, training and bootstrap', parsePositiveIntegerOrZero, TRAIN_DEFAULTS.seed)
   .option('--target-sensitivity <x>', 'malignant sensitivity on validation that the threshold is chosen for', parseFraction, TRAIN_DEFAULTS.targetSensitivity)
   .addOption(new Option('--backbone <name>', 'ImageNet backbone').choices([...BACKBONE_NAMES]).default(TRAIN_DEFAULTS.backbone).argParser(parseBackbone))
@@ -43,10 +45,15 @@ program
   .option('--cache-dir <dir>', 'cache folder for weights and features (default: $BUSIGHT_CACHE_DIR or ~/.cache/busight)')
   .option('--no-cache', 'do not read or write cached features')
   .option('--views <n>', 'views per training image: the image, its mirror and random augmentations', parsePositiveInteger, TRAIN_DEFAULTS.trainViews)
-  .option('--hidden <units>', 'comma-separated hidden layer sizes of the head; empty for logistic regression', parseUnitList, HEAD_TRAINING_DEFAULTS.hiddenUnits)
-  .option('--max-epochs <n>', 'maximum head training epochs', parsePositiveInteger, HEAD_TRAINING_DEFAULTS.maxEpochs)
-  .option('--patience <n>', 'early stopping patience in epochs', parsePositiveInteger, HEAD_TRAINING_DEFAULTS.patience)
-  .addOption(new Option('--select-on <metric>', 'validation metric that picks the kept epoch').choices(['auc', 'loss']).default(HEAD_TRAINING_DEFAULTS.selectOn))
+  .addOption(
+    new Option('--solver <name>', "head solver: 'lbfgs' = logistic regression with the L2 penalty chosen on validation; 'adam' = mini-batch Adam with dropout, learning-rate decay and early stopping")
+      .choices(['lbfgs', 'adam'])
+      .default(HEAD_TRAINING_DEFAULTS.solver),
+  )
+  .option('--hidden <units>', "comma-separated hidden layer sizes of the head (needs --solver adam); empty for logistic regression", parseUnitList, HEAD_TRAINING_DEFAULTS.hiddenUnits)
+  .option('--max-epochs <n>', 'maximum head training epochs (adam)', parsePositiveInteger, HEAD_TRAINING_DEFAULTS.maxEpochs)
+  .option('--patience <n>', 'early stopping patience in epochs (adam)', parsePositiveInteger, HEAD_TRAINING_DEFAULTS.patience)
+  .addOption(new Option('--select-on <metric>', 'validation metric that picks the L2 penalty (lbfgs) or the kept epoch (adam)').choices(['auc', 'loss']).default(HEAD_TRAINING_DEFAULTS.selectOn))
   .option('--bootstrap <n>', 'bootstrap resamples for AUC confidence intervals', parsePositiveInteger, TRAIN_DEFAULTS.bootstrapIterations)
   .option('--report-language <lang>', 'language the report opens in (en or zh-CN)', parseLanguage, TRAIN_DEFAULTS.reportLanguage)
   .option('--quiet', 'print only warnings, errors and the summary')
@@ -67,7 +74,7 @@ program
       cacheDir: options.cacheDir,
       noCache: options.cache === false,
       trainViews: options.views,
-      head: { hiddenUnits: options.hidden, maxEpochs: options.maxEpochs, patience: options.patience, selectOn: options.selectOn },
+      head: { solver: options.solver, hiddenUnits: options.hidden, maxEpochs: options.maxEpochs, patience: options.patience, selectOn: options.selectOn },
       bootstrapIterations: options.bootstrap,
       reportLanguage: options.reportLanguage,
       logger,
@@ -149,7 +156,7 @@ program
   .description('Audit a labelled data set: counts, sizes, unreadable files, exact and near duplicates, label conflicts, burned-in annotations')
   .requiredOption('--data <source>', 'data folder, CSV manifest or parquet file/folder')
   .option('--out <dir>', 'folder for audit.json and audit.html', 'audit')
-  .option('--near-threshold <bits>', 'maximum perceptual-hash distance (0-64 bits) for near duplicates', parsePositiveIntegerOrZero, DEFAULT_NEAR_THRESHOLD)
+  .option('--near-threshold <bits>', 'maximum perceptual-hash distance (0-64 bits) for near duplicates', parseHashDistance, DEFAULT_NEAR_THRESHOLD)
   .option('--quiet', 'print only warnings, errors and the summary')
   .action(async (options) => {
     const logger = terminalLogger({ quiet: options.quiet });
@@ -177,6 +184,11 @@ function parsePositiveIntegerOrZero(value: string): number {
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
+  if (error instanceof CommanderError) {
+    // Commander has printed its message; help and version exit 0, usage errors exit 2.
+    process.exitCode = error.exitCode === 0 ? 0 : 2;
+    process.exit();
+  }
   const message = error instanceof Error ? error.message : String(error);
   process.stderr.write(`\nerror: ${message}\n`);
   if (exitCodeFor(error) === 1 && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);

@@ -14,8 +14,15 @@ export function parseInteger(value: string): number {
 
 /** Parses a positive integer option value. */
 export function parsePositiveInteger(value: string): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 1) throw new InvalidArgumentError(`expected a positive integer, received ${JSON.stringify(value)}`);
+  return number;
+}
+
+/** Parses a perceptual-hash distance in bits, 0 to 64. */
+export function parseHashDistance(value: string): number {
   const number = parseInteger(value);
-  if (number < 1) throw new InvalidArgumentError(`expected a positive integer, received ${JSON.stringify(value)}`);
+  if (number > 64) throw new InvalidArgumentError(`expected a number of bits from 0 to 64, received ${JSON.stringify(value)}`);
   return number;
 }
 

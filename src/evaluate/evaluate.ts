@@ -2,6 +2,7 @@ import * as path from 'node:path';
 
 import { openDataset } from '../data/open-dataset.js';
 import { decodeImageBytes, isSkippableImageError, readSampleBytes } from '../data/image.js';
+import { checkAssessable } from '../data/image-content.js';
 import type { Sample, SplitName } from '../data/sample.js';
 import { readSplitFile } from '../data/split.js';
 import { ConfigError, DataError } from '../errors.js';
@@ -64,7 +65,9 @@ export async function runEvaluation(
       const decoded = await Promise.all(
         chunk.map(async (sample) => {
           try {
-            return { sample, image: await decodeImageBytes(await readSampleBytes(sample), sample.file) };
+            const image = await decodeImageBytes(await readSampleBytes(sample), sample.file);
+            checkAssessable(image, sample.file);
+            return { sample, image };
           } catch (error) {
             if (isSkippableImageError(error)) return { sample, error: error.message };
             throw error;

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 
 import { hasImageExtension, IMAGE_EXTENSIONS, isMaskFile } from '../data/discover.js';
 import { decodeImageBytes, isSkippableImageError, readSampleBytes } from '../data/image.js';
+import { checkAssessable } from '../data/image-content.js';
 import { CLASS_NAMES } from '../data/sample.js';
 import { DataError } from '../errors.js';
 import type { Predictor } from '../model/predictor.js';
@@ -72,7 +73,9 @@ export async function predictFiles(
       chunk.map(async (file) => {
         try {
           const bytes = await readSampleBytes({ id: file, file, label: 0 });
-          return { file, image: await decodeImageBytes(bytes, file) };
+          const image = await decodeImageBytes(bytes, file);
+          checkAssessable(image, file);
+          return { file, image };
         } catch (error) {
           if (isSkippableImageError(error)) return { file, error: error.message };
           throw error;

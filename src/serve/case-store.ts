@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 
 import Database from 'better-sqlite3';
@@ -82,11 +82,14 @@ export class CaseStore {
 
   /** Opens or creates the database in `dataDir`, creating the folder when missing. */
   static open(dataDir: string): CaseStore {
-    mkdirSync(dataDir, { recursive: true });
+    // Cases are patient images: only the user running the server may read them.
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     const file = path.join(dataDir, DATABASE_FILE);
     let db: Database.Database;
     try {
       db = new Database(file);
+      // SQLite gives its -wal and -shm files the database file's permissions.
+      chmodSync(file, 0o600);
       db.pragma('journal_mode = WAL');
       db.pragma('foreign_keys = ON');
     } catch (error) {

@@ -1,6 +1,7 @@
 import sharp from 'sharp';
 
 import { decodeImageBytes, probeImageBytes, type ImageInfo, type RgbImage } from '../data/image.js';
+import { checkAssessable } from '../data/image-content.js';
 import { DataError, NotSupportedError } from '../errors.js';
 import { HttpError } from './http-error.js';
 
@@ -53,7 +54,9 @@ export async function inspectUpload(bytes: Uint8Array, maxPixels: number): Promi
  */
 export async function decodeUpload(bytes: Uint8Array, maxPixels: number): Promise<RgbImage> {
   try {
-    return await decodeImageBytes(bytes, UPLOAD_NAME, { maxFileBytes: bytes.length, maxPixels });
+    const image = await decodeImageBytes(bytes, UPLOAD_NAME, { maxFileBytes: bytes.length, maxPixels });
+    checkAssessable(image, UPLOAD_NAME);
+    return image;
   } catch (error) {
     throw toHttpError(error);
   }

@@ -1,6 +1,8 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+import { ConfigError } from '../errors.js';
+
 import type { FastifyInstance } from 'fastify';
 
 import { loadPredictor, type Predictor } from '../model/predictor.js';
@@ -59,6 +61,9 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   } catch (error) {
     store.close();
     await predictor.dispose();
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new ConfigError(`port ${port} on ${host} is already in use; pass --port with a free port, or --port 0 to pick one`);
+    if (code === 'EADDRNOTAVAIL') throw new ConfigError(`address ${host} is not an address of this computer; pass --host 127.0.0.1`);
     throw error;
   }
 

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { applyAugmentation, sampleAugmentation } from '../data/augment.js';
 import type { RgbImage } from '../data/image.js';
 import { decodeImageBytes, isSkippableImageError, readSampleBytes } from '../data/image.js';
+import { checkAssessable } from '../data/image-content.js';
 import type { Sample } from '../data/sample.js';
 import type { Backbone } from '../model/backbone.js';
 import { FIXED_VIEW_COUNT, fixedViews } from '../model/fixed-views.js';
@@ -85,6 +86,7 @@ export async function extractFeatures(
             if (cached) return { sample, cached, cacheFile };
           }
           const image = await decodeImageBytes(bytes, sample.file);
+          checkAssessable(image, sample.file);
           const views = await buildViews(image, backbone.inputSize, options, key);
           return { sample, views, cacheFile };
         } catch (error) {

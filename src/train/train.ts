@@ -1,3 +1,4 @@
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 
 import { DEFAULT_NEAR_THRESHOLD } from '../data/audit/duplicates.js';
@@ -22,7 +23,7 @@ import type { HeadWeights } from '../model/head.js';
 import { loadBackbone } from '../model/load-backbone.js';
 import { loadPredictor } from '../model/predictor.js';
 import { cacheRootDir } from '../model/weights.js';
-import { sha256, sha256File, writeFileAtomic } from '../util/atomic.js';
+import { publishStaged, removeStaleStaging, sha256, sha256File, stagingDirIn, writeFileAtomic } from '../util/atomic.js';
 import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
 import { BUSIGHT_VERSION } from '../version.js';
@@ -119,6 +120,8 @@ export async function runTraining(input: Partial<TrainOptions> & Pick<TrainOptio
   const logger = options.logger;
   const started = performance.now();
   if (options.folds !== undefined && options.splitFile) throw new ConfigError('--folds and --split-file cannot be combined: choose one way to split');
+  const outStat = await fs.stat(options.out).catch(() => undefined);
+  if (outStat && !outStat.isDirectory()) throw new ConfigError(`--out ${options.out}: exists and is not a folder; choose a folder for the run`);
   logger.info(`busight ${BUSIGHT_VERSION} train: backbone ${options.backbone}, seed ${options.seed}`);
 
   // Open, audit and split.
@@ -175,8 +178,29 @@ interface RoundContext {
   splitSeconds: number;
 }
 
-/** Trains and evaluates on one split and writes its run folder. */
+/**
+ * Trains and evaluates on one split and writes its run folder. Outputs go to a staging folder
+ * and replace the previous run's together at the end, so a killed or failed run never leaves a
+ * split.csv that disagrees with model/ or metrics.json.
+ */
 async function trainRound(samples: SplitSample[], options: TrainOptions, context: RoundContext): Promise<RoundResult> {
+  const outDir = options.out;
+  await fs.mkdir(outDir, { recursive: true });
+  await removeStaleStaging(outDir);
+  const staging = stagingDirIn(outDir);
+  await fs.mkdir(staging);
+  try {
+    const result = await trainRoundInto(staging, samples, options, context);
+    await publishStaged(staging, outDir);
+    return { ...result, outDir };
+  } catch (error) {
+    await fs.rm(staging, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/** Does the work of trainRound, writing every output into `staging`. */
+async function trainRoundInto(staging: string, samples: SplitSample[], options: TrainOptions, context: RoundContext): Promise<RoundResult> {
   const { backbone, backboneKey, dataset, plan } = context;
   const logger = options.logger;
   const started = performance.now();
@@ -189,7 +213,7 @@ async function trainRound(samples: SplitSample[], options: TrainOptions, context
   // Check and write the split.
   const bySplit = groupBySplit(samples);
   checkSplits(bySplit, options.splitFile ?? 'the split');
-  await writeSplitFile(path.join(options.out, 'split.csv'), samples);
+  await writeSplitFile(path.join(staging, 'split.csv'), samples);
   logger.info(splitSummary(bySplit));
 
   // Extract features.
@@ -219,7 +243,7 @@ async function trainRound(samples: SplitSample[], options: TrainOptions, context
 
   // Write the bundle.
   const validation = binaryMetrics(val.set.labels, valProbabilities, threshold, { seed: options.seed, bootstrapIterations: options.bootstrapIterations });
-  const modelDir = path.join(options.out, 'model');
+  const modelDir = path.join(staging, 'model');
   const manifest = await writeBundle(modelDir, {
     backboneName: options.backbone,
     backboneFiles: backbone.files,
@@ -243,7 +267,7 @@ async function trainRound(samples: SplitSample[], options: TrainOptions, context
   const predictor = await loadPredictor(modelDir, { logger });
   try {
     const outputs = await writeEvaluationOutputs({
-      out: options.out,
+      out: staging,
       title: 'busight training run',
       predictor,
       recheck: true,
@@ -272,7 +296,7 @@ async function trainRound(samples: SplitSample[], options: TrainOptions, context
       logger,
     });
     const featureViews = train.samples.length * options.trainViews + (val.samples.length + test.samples.length) * EVAL_VIEWS;
-    return { outDir: options.out, manifest, validation, test: outputs.test, testCases, featureViews, timings: outputs.timings };
+    return { outDir: staging, manifest, validation, test: outputs.test, testCases, featureViews, timings: outputs.timings };
   } finally {
     await predictor.dispose();
   }

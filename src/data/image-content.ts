@@ -1,0 +1,50 @@
+import { DataError } from '../errors.js';
+import type { RgbImage } from './image.js';
+
+/** Shortest side in pixels below which an image is too small to show a lesion. */
+export const MIN_ASSESSABLE_SIDE = 32;
+
+/**
+ * Standard deviation of the grey level (0-255) below which an image counts as blank. BUSI images
+ * have standard deviations of about 20 to 70; a uniform or nearly uniform image carries no
+ * information for the model, which would still return a probability near 0.5 for it.
+ */
+export const MIN_GREY_LEVEL_SD = 2;
+
+/**
+ * Throws DataError naming `name` when an image (RGB uint8 HWC) is too small or blank to assess,
+ * so no probability is reported for it.
+ */
+export function checkAssessable(image: RgbImage, name: string): void {
+  if (Math.min(image.width, image.height) < MIN_ASSESSABLE_SIDE) {
+    throw new DataError(
+      `${name}: image is ${image.width}x${image.height} pixels, too small to assess (at least ${MIN_ASSESSABLE_SIDE} pixels on each side are needed)`,
+      name,
+    );
+  }
+  const sd = greyLevelSd(image);
+  if (sd < MIN_GREY_LEVEL_SD) {
+    throw new DataError(
+      `${name}: image is blank (grey-level standard deviation ${sd.toFixed(2)}, below ${MIN_GREY_LEVEL_SD}); check that the right file was exported`,
+      name,
+    );
+  }
+}
+
+/** Returns the standard deviation of the grey level (mean of R, G, B) over at most about 65,000 sampled pixels. */
+export function greyLevelSd(image: RgbImage): number {
+  const pixels = image.width * image.height;
+  const step = Math.max(1, Math.floor(pixels / 65536));
+  let count = 0;
+  let sum = 0;
+  let sumSquares = 0;
+  for (let pixel = 0; pixel < pixels; pixel += step) {
+    const offset = pixel * 3;
+    const grey = (image.data[offset] + image.data[offset + 1] + image.data[offset + 2]) / 3;
+    sum += grey;
+    sumSquares += grey * grey;
+    count++;
+  }
+  const mean = sum / count;
+  return Math.sqrt(Math.max(0, sumSquares / count - mean * mean));
+}
