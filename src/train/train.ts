@@ -80,14 +80,14 @@ export const TRAIN_DEFAULTS = {
   targetSensitivity: 0.95,
   backbone: 'mobilenet_v2_1.0',
   noCache: false,
-  trainViews: 2,
+  trainViews: 4,
   head: {},
   bootstrapIterations: 2000,
   reportLanguage: 'en',
 } as const satisfies Partial<TrainOptions>;
 
-/** Test-time views: the image and its mirror (the first 2 of fixedViews), logits averaged. */
-const EVAL_VIEWS = 2;
+/** Test-time views: the image, its mirror, the central zoom and its mirror (fixedViews), logits averaged. */
+const EVAL_VIEWS = 4;
 
 /** Result of one trained split (the whole run, or one fold). */
 export interface RoundResult {
