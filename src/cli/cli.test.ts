@@ -227,7 +227,7 @@ describe('busight options', () => {
     {
       name: 'views not a number',
       args: () => [...trainArgs(path.join(root, 'run-bad-option')), '--views', 'many'],
-      message: /--views.*expected a non-negative integer, received "many"/,
+      message: /--views.*expected a positive integer, received "many"/,
     },
     {
       name: 'unknown predict format',
@@ -244,7 +244,7 @@ describe('busight options', () => {
   for (const item of cases) {
     test(`${item.name} rejected`, async () => {
       const result = await runCli(item.args());
-      assert.notEqual(result.code, 0, describeRun(result));
+      assert.equal(result.code, 2, describeRun(result));
       assert.match(result.stderr, item.message);
       assert.ok(!existsSync(path.join(root, 'run-bad-option')), 'output folder was created');
     });
@@ -319,12 +319,14 @@ describe('killed training run', () => {
     const rerunDir = path.join(root, 'run-killed');
     await fs.cp(runDir, rerunDir, { recursive: true });
     const metricsBefore = await fs.readFile(path.join(rerunDir, 'metrics.json'), 'utf8');
+    const splitBefore = await fs.readFile(path.join(rerunDir, 'split.csv'), 'utf8');
 
     // Without the feature cache the run spends about a second extracting features, where it is killed.
     const result = await runCli([...trainArgs(rerunDir), '--no-cache', '--seed', '7'], { killWhen: /features: train/ });
     assert.equal(result.signal, 'SIGKILL', describeRun(result));
 
     assert.equal(await fs.readFile(path.join(rerunDir, 'metrics.json'), 'utf8'), metricsBefore);
+    assert.equal(await fs.readFile(path.join(rerunDir, 'split.csv'), 'utf8'), splitBefore, 'split.csv no longer matches model/');
     await readBundle(path.join(rerunDir, 'model'));
   });
 });

@@ -1,3 +1,4 @@
+import { ConfigError } from '../errors.js';
 import { rocAuc } from '../evaluate/metrics.js';
 import type { Logger } from '../util/log.js';
 import type { FeatureSet } from './feature-set.js';
@@ -32,9 +33,9 @@ export function trainLinearHead(
   logger: Logger,
 ): HeadTrainingResult {
   if (settings.hiddenUnits.length > 0) {
-    throw new RangeError(`trainHead: solver 'lbfgs' fits linear heads only; received hiddenUnits [${settings.hiddenUnits.join(', ')}]. Use solver 'adam' for hidden layers.`);
+    throw new ConfigError(`trainHead: solver 'lbfgs' fits linear heads only; received hiddenUnits [${settings.hiddenUnits.join(', ')}]. Use solver 'adam' for hidden layers.`);
   }
-  if (settings.l2Grid.length === 0) throw new RangeError("trainHead: solver 'lbfgs' needs at least one penalty in l2Grid");
+  if (settings.l2Grid.length === 0) throw new ConfigError("trainHead: solver 'lbfgs' needs at least one penalty in l2Grid");
   const dim = train.dim;
 
   // Standardise with training statistics; weight rows by class.

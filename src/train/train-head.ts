@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 
 import type { Label } from '../data/sample.js';
-import { ConfigError } from '../errors.js';
 import { rocAuc } from '../evaluate/metrics.js';
 import type { DenseWeights, HeadWeights } from '../model/head.js';
 import { initTfjsBackend } from '../model/tfjs-backend.js';
@@ -132,12 +131,7 @@ export async function trainHead(
   logger: Logger = silentLogger,
 ): Promise<HeadTrainingResult> {
   const settings: HeadTrainingOptions = { ...HEAD_TRAINING_DEFAULTS, ...options };
-  if (settings.solver === 'lbfgs') {
-    if (settings.hiddenUnits.length > 0) {
-      throw new ConfigError(`hidden layers ${JSON.stringify(settings.hiddenUnits)} need the 'adam' solver; the 'lbfgs' solver trains linear heads only`);
-    }
-    return trainLinearHead(train, val, settings, logger);
-  }
+  if (settings.solver === 'lbfgs') return trainLinearHead(train, val, settings, logger);
   await initTfjsBackend('wasm', logger);
   const dim = train.dim;
   const rng = new Rng(settings.seed);
