@@ -9,6 +9,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 
 import onnxProto from 'onnx-proto';
+import './ort-telemetry-off.js';
 import * as ort from 'onnxruntime-node';
 
 import type { RgbImage } from '../data/image.js';

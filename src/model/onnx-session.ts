@@ -1,4 +1,5 @@
 /** Creation of every ONNX Runtime session in busight, so thread counts and optimisation settings live in one place. */
+import './ort-telemetry-off.js';
 import * as ort from 'onnxruntime-node';
 
 import { ModelError } from '../errors.js';

@@ -17,3 +17,11 @@ export interface FeatureSet {
 export function imageCount(set: FeatureSet): number {
   return set.labels.length;
 }
+
+/** Returns the feature set of the images at `indices` (in that order), with all their views. */
+export function selectImages(set: FeatureSet, indices: number[]): FeatureSet {
+  const rowLength = set.views * set.dim;
+  const features = new Float32Array(indices.length * rowLength);
+  indices.forEach((image, position) => features.set(set.features.subarray(image * rowLength, (image + 1) * rowLength), position * rowLength));
+  return { features, dim: set.dim, views: set.views, labels: indices.map((image) => set.labels[image]) };
+}

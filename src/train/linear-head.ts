@@ -1,6 +1,7 @@
 import { ConfigError } from '../errors.js';
 import { rocAuc } from '../evaluate/metrics.js';
 import type { Logger } from '../util/log.js';
+import type { HeadWeights } from '../model/head.js';
 import type { FeatureSet } from './feature-set.js';
 import { fitLogisticRegression } from './logistic-regression.js';
 import type { EpochRecord, HeadTrainingOptions, HeadTrainingResult } from './train-head.js';
@@ -125,19 +126,45 @@ function refitOnBoth(
   l2: number,
   initial: Float64Array,
 ): { mean: Float64Array; std: Float64Array; parameters: Float64Array } {
-  const dim = train.dim;
-  const features = new Float32Array(train.features.length + val.features.length);
-  features.set(train.features, 0);
-  features.set(val.features, train.features.length);
+  return fitOnSets([train, val], settings, l2, initial);
+}
+
+/**
+ * Fits a linear head with one fixed L2 penalty on the images of several feature sets together
+ * (same `dim` and `views`), standardised with their joint statistics, and returns it as head
+ * weights with identity calibration. Used for cross-fitted calibration logits.
+ */
+export function fitLinearHeadOn(sets: FeatureSet[], settings: HeadTrainingOptions, l2: number): HeadWeights {
+  const dim = sets[0].dim;
+  const fit = fitOnSets(sets, settings, l2);
+  return {
+    featureDim: dim,
+    mean: Array.from(fit.mean),
+    std: Array.from(fit.std),
+    layers: [{ inputs: dim, units: 1, kernel: Array.from(fit.parameters.subarray(0, dim)), bias: [fit.parameters[dim]], activation: 'linear' }],
+    calibration: { scale: 1, shift: 0 },
+  };
+}
+
+function fitOnSets(
+  sets: FeatureSet[],
+  settings: HeadTrainingOptions,
+  l2: number,
+  initial?: Float64Array,
+): { mean: Float64Array; std: Float64Array; parameters: Float64Array } {
+  const dim = sets[0].dim;
+  const features = new Float32Array(sets.reduce((sum, set) => sum + set.features.length, 0));
+  let offset = 0;
+  for (const set of sets) {
+    features.set(set.features, offset);
+    offset += set.features.length;
+  }
   const { mean, std } = featureStatistics(features, dim, settings.standardize);
   const x = standardizeRows(features, dim, mean, std);
 
-  const rowLabels = [
-    ...Array.from({ length: train.features.length / dim }, (_, row) => train.labels[Math.floor(row / train.views)]),
-    ...Array.from({ length: val.features.length / dim }, (_, row) => val.labels[Math.floor(row / val.views)]),
-  ];
+  const rowLabels = sets.flatMap((set) => Array.from({ length: set.features.length / dim }, (_, row) => set.labels[Math.floor(row / set.views)]));
   const targets = Float32Array.from(rowLabels);
-  const [negativeWeight, positiveWeight] = classWeightsFor([...train.labels, ...val.labels], settings.classWeights);
+  const [negativeWeight, positiveWeight] = classWeightsFor(sets.flatMap((set) => set.labels), settings.classWeights);
   const weights = targets.map((target) => (target === 1 ? positiveWeight : negativeWeight));
   const fit = fitLogisticRegression({ x, dim, targets, weights }, { l2, maxIterations: settings.maxIterations, tolerance: 1e-7, initial });
   return { mean, std, parameters: fit.parameters };

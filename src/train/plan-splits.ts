@@ -26,6 +26,8 @@ export interface SplitPlanOptions {
 export interface SplitPlan {
   /** One split for a single run, k for cross-validation (round r tests fold r, validates on fold r + 1). */
   rounds: SplitSample[][];
+  /** Duplicate group of every readable image, for splits inside a round. */
+  groupOf: GroupMap;
   /** Plain-words description of the policy and the audit counts, shown in the report. */
   policy: string;
   audit: {
@@ -82,6 +84,7 @@ export async function planSplits(dataset: Dataset, options: SplitPlanOptions, lo
   }
   return {
     rounds,
+    groupOf: duplicates.groupOf,
     policy,
     audit: {
       duplicateGroups: duplicates.groups.length,

@@ -28,6 +28,7 @@ import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
 import { BUSIGHT_VERSION } from '../version.js';
 import { fitPlatt } from './calibrate.js';
+import { crossFittedLogits } from './cross-fit.js';
 import { extractFeatures } from './extract-features.js';
 import type { FeatureSet } from './feature-set.js';
 import type { HeadTrainingOptions } from './train-head.js';
@@ -234,10 +235,21 @@ async function trainRoundInto(staging: string, samples: SplitSample[], options: 
   mark = lap('featureSeconds', mark);
 
   // Train, calibrate and choose the threshold.
-  const trained = await trainHead(train.set, val.set, { ...options.head, seed: options.seed }, logger);
-  const head: HeadWeights = { ...trained.head, calibration: fitPlatt(val.set.labels, trained.valLogits) };
-  const valProbabilities = trained.valLogits.map((logit) => calibratedProbability(head, logit));
-  const threshold = thresholdForSensitivity(val.set.labels, valProbabilities, options.targetSensitivity);
+  const headSettings = { ...HEAD_TRAINING_DEFAULTS, ...options.head, seed: options.seed };
+  const trained = await trainHead(train.set, val.set, headSettings, logger);
+
+  // Calibration and the threshold need held-out logits of models fitted like the shipped head.
+  // A head refitted on train + val gets cross-fitted logits over train + val; otherwise the
+  // validation logits of the trained head are held out already.
+  const refitted = headSettings.solver === 'lbfgs' && headSettings.refit && trained.selectedL2 !== undefined;
+  const crossFitted = refitted ? crossFittedLogits(train, val, context.plan.groupOf, headSettings, trained.selectedL2!) : undefined;
+  if (refitted && !crossFitted) logger.warn('too few duplicate groups for cross-fitted calibration; calibrating on the first fit\'s validation logits');
+  const calibrationSet = crossFitted ?? { labels: val.set.labels, logits: trained.valLogits, folds: 0 };
+  const head: HeadWeights = { ...trained.head, calibration: fitPlatt(calibrationSet.labels, calibrationSet.logits) };
+  const calibrationProbabilities = calibrationSet.logits.map((logit) => calibratedProbability(head, logit));
+  const threshold = thresholdForSensitivity(calibrationSet.labels, calibrationProbabilities, options.targetSensitivity);
+  // Validation metrics: the validation images' held-out probabilities (out-of-fold when cross-fitted).
+  const valProbabilities = crossFitted ? calibrationProbabilities.slice(train.samples.length) : calibrationProbabilities;
   const testProbabilities = probabilitiesOf(head, test.set);
   mark = lap('trainSeconds', mark);
 
@@ -286,7 +298,13 @@ async function trainRoundInto(staging: string, samples: SplitSample[], options: 
         trainViews: options.trainViews,
         head: { ...HEAD_TRAINING_DEFAULTS, ...options.head, seed: options.seed },
         selectedEpoch: trained.selectedEpoch,
-        calibration: head.calibration,
+        selectedL2: trained.selectedL2,
+        calibration: {
+          ...head.calibration,
+          method: crossFitted
+            ? `Platt scaling and threshold on out-of-fold logits of ${crossFitted.folds} group-aware folds over train + validation (${crossFitted.labels.length} images)`
+            : `Platt scaling and threshold on validation logits (${val.samples.length} images)`,
+        },
       },
       skipped,
       seed: options.seed,

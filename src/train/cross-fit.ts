@@ -1,0 +1,72 @@
+import { groupKFold } from '../data/groups.js';
+import type { GroupMap } from '../data/groups.js';
+import type { Label, Sample } from '../data/sample.js';
+import { ConfigError } from '../errors.js';
+import { headLogit } from '../model/head.js';
+import type { FeatureSet } from './feature-set.js';
+import { selectImages } from './feature-set.js';
+import { fitLinearHeadOn } from './linear-head.js';
+import type { HeadTrainingOptions } from './train-head.js';
+import { averageViews } from './train-head.js';
+
+/** Out-of-fold logits of the training and validation images, in that order, with their labels. */
+export interface CrossFittedLogits {
+  labels: Label[];
+  logits: number[];
+  folds: number;
+}
+
+/**
+ * Computes out-of-fold logits for every training and validation image with the chosen L2
+ * penalty: the images are dealt into `folds` stratified folds that keep duplicate groups together,
+ * and each fold is scored by a head fitted on the other folds. The shipped head is refitted on
+ * all these images, so its calibration and threshold must come from logits of models fitted the
+ * same way on slightly less data, not from the first fit on training images alone, whose logits
+ * are on another scale. Returns undefined when a class has fewer duplicate groups than folds.
+ */
+export function crossFittedLogits(
+  train: { set: FeatureSet; samples: Sample[] },
+  val: { set: FeatureSet; samples: Sample[] },
+  groupOf: GroupMap,
+  settings: HeadTrainingOptions,
+  l2: number,
+  folds = 5,
+): CrossFittedLogits | undefined {
+  const samples = [...train.samples, ...val.samples];
+  let assignment;
+  try {
+    assignment = groupKFold(samples, groupOf, { k: folds, seed: settings.seed });
+  } catch (error) {
+    if (error instanceof ConfigError) return undefined;
+    throw error;
+  }
+  const foldOf = new Map(assignment.map((sample) => [sample.id, sample.fold]));
+  const trainCount = train.samples.length;
+  const logits = new Array<number>(samples.length);
+
+  for (let fold = 0; fold < folds; fold++) {
+    // Split both sets into the images used for fitting and the held-out fold.
+    const inFold = (index: number) => foldOf.get(samples[index].id) === fold;
+    const trainFit: number[] = [];
+    const valFit: number[] = [];
+    const heldOut: number[] = [];
+    samples.forEach((_, index) => {
+      if (inFold(index)) heldOut.push(index);
+      else if (index < trainCount) trainFit.push(index);
+      else valFit.push(index - trainCount);
+    });
+    const head = fitLinearHeadOn([selectImages(train.set, trainFit), selectImages(val.set, valFit)], settings, l2);
+
+    // Score the held-out images, averaging logits over each image's views.
+    for (const index of heldOut) {
+      const set = index < trainCount ? train.set : val.set;
+      const image = index < trainCount ? index : index - trainCount;
+      const rowLength = set.views * set.dim;
+      const rows = Array.from({ length: set.views }, (_, view) =>
+        headLogit(head, set.features.subarray(image * rowLength + view * set.dim, image * rowLength + (view + 1) * set.dim)),
+      );
+      logits[index] = averageViews(rows, set.views)[0];
+    }
+  }
+  return { labels: samples.map((sample) => sample.label), logits, folds };
+}
