@@ -166,8 +166,8 @@ program
     const lines = [
       `images: ${summary.images} (${Object.entries(summary.perClass).map(([name, count]) => `${count} ${name}`).join(', ')}), unreadable ${summary.unreadable}`,
       `sizes: ${Object.entries(summary.sizes).map(([size, count]) => `${size} x${count}`).join(', ')}`,
-      `exact duplicates: ${summary.exactGroups} groups (${summary.exactDuplicateImages} images)`,
-      `near duplicates (<= ${summary.nearThreshold} bits): ${summary.nearGroups} groups (${summary.nearDuplicateImages} images)`,
+      `exact duplicates: ${summary.exactGroups} group(s) (${summary.exactDuplicateImages} images)`,
+      `near duplicates (pairs within ${summary.nearThreshold} bits, grouped transitively): ${summary.nearGroups} groups (${summary.nearDuplicateImages} images)`,
       `label conflicts: ${summary.labelConflicts} groups${result.conflicts.length > 0 ? `: ${result.conflicts.map((group) => group.ids.join(' = ')).join('; ')}` : ''}`,
       `burned-in annotations (heuristic): ${summary.annotatedImages} images`,
       `wrote ${result.jsonFile} and ${result.htmlFile} in ${summary.seconds.toFixed(1)} s`,

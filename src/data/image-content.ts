@@ -5,9 +5,9 @@ import type { RgbImage } from './image.js';
 export const MIN_ASSESSABLE_SIDE = 32;
 
 /**
- * Standard deviation of the grey level (0-255) below which an image counts as blank. BUSI images
- * have standard deviations of about 20 to 70; a uniform or nearly uniform image carries no
- * information for the model, which would still return a probability near 0.5 for it.
+ * Standard deviation of the grey level (0-255) below which an image counts as blank. The 780
+ * BUSI images range from 27 to 74 (median 52). A uniform image carries no information, yet the
+ * model would still return a probability near 0.5 for it.
  */
 export const MIN_GREY_LEVEL_SD = 2;
 

@@ -429,6 +429,7 @@ function trainingPanel(
   yLabel: LocalizedText,
   selectedEpoch: number,
   scale: 'linear' | 'log',
+  xLabel: LocalizedText = localize('chart.epoch'),
 ): string {
   const values = series.flatMap((line) => line.values).filter((value): value is number => value !== undefined && Number.isFinite(value));
   const transform = scale === 'log' ? (value: number) => Math.log10(value) : (value: number) => value;
@@ -460,7 +461,7 @@ function trainingPanel(
       ? (value: number) => (10 ** value).toExponential(0).replace('e-', 'e−')
       : (value: number) => formatNumber(value, tickDecimals(yTicks));
 
-  const parts = [drawAxes(frame, { xTicks, yTicks, xLabel: localize('chart.epoch'), yLabel, formatX: (v) => String(v), formatY })];
+  const parts = [drawAxes(frame, { xTicks, yTicks, xLabel, yLabel, formatX: (v) => String(v), formatY })];
   const selectedX = frame.x(selectedEpoch);
   parts.push(`<line x1="${selectedX}" y1="${frame.top}" x2="${selectedX}" y2="${frame.top + frame.height}" stroke="${PALETTE.green}" stroke-width="2" stroke-dasharray="2 3"/>`);
   for (const line of series) {
@@ -484,7 +485,10 @@ function trainingPanel(
  * Draws three panels against epoch: train and validation loss, AUC (validation, and training when
  * given), and the learning rate on a log scale. The selected epoch is a vertical line in each panel.
  */
-export function trainingCurvesSvg(history: TrainingEpoch[], selectedEpoch: number): string {
+export function trainingCurvesSvg(history: TrainingEpoch[], selectedEpoch: number, steps: 'epoch' | 'lbfgs-iteration' = 'epoch'): string {
+  // L-BFGS records one point per iteration and a line-search step length instead of a learning rate.
+  const stepLabel = localize(steps === 'epoch' ? 'chart.epoch' : 'chart.iteration');
+  const rateLabel = localize(steps === 'epoch' ? 'chart.learningRate' : 'chart.stepLength');
   const width = 1000;
   const height = 360;
   const epochs = history.map((entry) => entry.epoch);
@@ -505,12 +509,12 @@ export function trainingCurvesSvg(history: TrainingEpoch[], selectedEpoch: numbe
     aucSeries.unshift({ values: history.map((entry) => entry.trainAuc), text: localize('chart.trainAuc'), colour: PALETTE.blue, dashed: false });
   }
   const rateSeries: Series[] = [
-    { values: history.map((entry) => entry.learningRate), text: localize('chart.learningRate'), colour: PALETTE.purple, dashed: false },
+    { values: history.map((entry) => entry.learningRate), text: rateLabel, colour: PALETTE.purple, dashed: false },
   ];
 
-  parts.push(trainingPanel(0, epochs, lossSeries, localize('chart.loss'), selectedEpoch, 'linear'));
-  parts.push(trainingPanel(333, epochs, aucSeries, localize('chart.auc'), selectedEpoch, 'linear'));
-  parts.push(trainingPanel(666, epochs, rateSeries, localize('chart.learningRate'), selectedEpoch, 'log'));
+  parts.push(trainingPanel(0, epochs, lossSeries, localize('chart.loss'), selectedEpoch, 'linear', stepLabel));
+  parts.push(trainingPanel(333, epochs, aucSeries, localize('chart.auc'), selectedEpoch, 'linear', stepLabel));
+  parts.push(trainingPanel(666, epochs, rateSeries, rateLabel, selectedEpoch, 'log', stepLabel));
 
   // One shared legend row under the panels.
   const entries: LegendEntry[] = [
@@ -518,8 +522,8 @@ export function trainingCurvesSvg(history: TrainingEpoch[], selectedEpoch: numbe
     { text: localize('chart.valLoss'), colour: PALETTE.vermillion, kind: 'dashed' },
     ...(aucSeries.length > 1 ? [{ text: localize('chart.trainAuc'), colour: PALETTE.blue, kind: 'line' as const }] : []),
     { text: localize('chart.valAuc'), colour: PALETTE.vermillion, kind: 'dashed' },
-    { text: localize('chart.learningRate'), colour: PALETTE.purple, kind: 'line' },
-    { text: localize('chart.selectedEpoch', { epoch: selectedEpoch }), colour: PALETTE.green, kind: 'dashed' },
+    { text: rateLabel, colour: PALETTE.purple, kind: 'line' },
+    { text: localize(steps === 'epoch' ? 'chart.selectedEpoch' : 'chart.finalIteration', { epoch: selectedEpoch }), colour: PALETTE.green, kind: 'dashed' },
   ];
   parts.push(drawLegendRow(70, 330, entries));
   parts.push('</svg>');

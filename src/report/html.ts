@@ -172,7 +172,7 @@ function chartsSection(input: RunReportInput): string {
 
 function trainingSection(input: RunReportInput): string {
   if (!input.history || input.history.epochs.length === 0) return '';
-  return `<section id="training"><h2>${t('section.training')}</h2>${trainingCurvesSvg(input.history.epochs, input.history.selectedEpoch)}</section>`;
+  return `<section id="training"><h2>${t('section.training')}</h2>${trainingCurvesSvg(input.history.epochs, input.history.selectedEpoch, input.history.steps)}</section>`;
 }
 
 function perClassSection(input: RunReportInput): string {

@@ -56,6 +56,11 @@ export interface TrainingHistory {
   epochs: TrainingEpoch[];
   /** The `epoch` value of the kept weights. */
   selectedEpoch: number;
+  /**
+   * What one entry is: an 'epoch' of mini-batch training (the default), or an 'lbfgs-iteration'
+   * of the full-batch solver, whose `learningRate` is the line-search step length.
+   */
+  steps?: 'epoch' | 'lbfgs-iteration';
 }
 
 /** One evaluated image of the test split (or of the evaluated folder). */

@@ -20,9 +20,9 @@ export interface CrossFittedLogits {
  * Computes out-of-fold logits for every training and validation image with the chosen L2
  * penalty: the images are dealt into `folds` stratified folds that keep duplicate groups together,
  * and each fold is scored by a head fitted on the other folds. The shipped head is refitted on
- * all these images, so its calibration and threshold must come from logits of models fitted the
- * same way on slightly less data, not from the first fit on training images alone, whose logits
- * are on another scale. Returns undefined when a class has fewer duplicate groups than folds.
+ * all these images. Its calibration and threshold therefore come from models fitted the same way
+ * on slightly less data. The first fit on training images alone gives logits on another scale.
+ * Returns undefined when a class has fewer duplicate groups than folds.
  */
 export function crossFittedLogits(
   train: { set: FeatureSet; samples: Sample[] },

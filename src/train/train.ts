@@ -285,7 +285,7 @@ async function trainRoundInto(staging: string, samples: SplitSample[], options: 
       recheck: true,
       cases: testCases,
       validation: { labels: val.set.labels, probabilities: valProbabilities },
-      history: { epochs: trained.history, selectedEpoch: trained.selectedEpoch },
+      history: { epochs: trained.history, selectedEpoch: trained.selectedEpoch, steps: headSettings.solver === 'lbfgs' ? 'lbfgs-iteration' : 'epoch' },
       settings: {
         data: path.resolve(options.data),
         dataFormat: dataset.format,
