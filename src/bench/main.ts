@@ -18,8 +18,9 @@ import type { BinaryMetrics } from '../evaluate/metrics.js';
 import { loadPredictor } from '../model/predictor.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { silentLogger } from '../util/log.js';
+import { median, quantile, standardDeviation } from '../util/statistics.js';
 import { BUSIGHT_VERSION } from '../version.js';
-import { median, quantile, standardDeviation } from './percentiles.js';
+
 
 const run = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -1,6 +1,6 @@
 /**
- * Child process of the benchmark: runs one `runTraining` (the code path of `busight train`) with
- * the JSON options in argv[2] and prints one JSON line with the result and this process's peak
+ * Child process of the benchmark. It runs one `runTraining` (the code path of `busight train`)
+ * with the JSON options in argv[2] and prints one JSON line with the result and its own peak
  * resident set size, so each run's memory is measured on its own.
  */
 import { runTraining } from '../train/train.js';

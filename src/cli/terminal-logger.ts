@@ -3,9 +3,9 @@ import cliProgress from 'cli-progress';
 import type { Logger, ProgressEvent } from '../util/log.js';
 
 /**
- * Logger for the command line: messages go to stderr so that stdout carries only results
- * (predict's CSV or JSON). Progress events become one bar per stage on a terminal, with counts
- * and time left; elsewhere (CI, pipes) a line per stage at start, every 25%, and at the end.
+ * Returns the command-line logger. Messages go to stderr so that stdout carries only results
+ * (predict's CSV or JSON). On a terminal, progress events become one bar per stage with counts
+ * and time left. Elsewhere (CI, pipes) each stage prints a line at the start, every 25% and the end.
  */
 export function terminalLogger(options: { quiet?: boolean } = {}): Logger & { close(): void } {
   const interactive = process.stderr.isTTY === true;

@@ -1,3 +1,4 @@
+import { compareIds } from '../data/dataset.js';
 import type { Label, Sample } from '../data/sample.js';
 
 /** The model's output for one labelled image. */
@@ -31,7 +32,7 @@ export function orderForReview(results: CaseResult[]): CaseResult[] {
     const outcome = caseOutcome(a);
     if (outcome === 'missed malignant') return a.probability - b.probability;
     if (outcome === 'false alarm') return b.probability - a.probability;
-    return a.sample.id < b.sample.id ? -1 : a.sample.id > b.sample.id ? 1 : 0;
+    return compareIds(a.sample.id, b.sample.id);
   });
 }
 

@@ -27,7 +27,7 @@ export interface Prediction {
 /** A loaded model bundle ready for inference. */
 export interface Predictor {
   readonly manifest: BundleManifest;
-  /** Predicts one decoded image (RGB uint8 HWC, any size; resized as the bundle's preprocessing says). */
+  /** Predicts one decoded image (RGB uint8 HWC, any size; resized as the bundle's preprocessing specifies). */
   predict(image: RgbImage, options?: { heatmap?: boolean }): Promise<Prediction>;
   /** Predicts a batch of decoded images (same contract as predict). */
   predictBatch(images: RgbImage[], options?: { heatmap?: boolean }): Promise<Prediction[]>;

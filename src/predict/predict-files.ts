@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 
+import { compareIds } from '../data/dataset.js';
 import { hasImageExtension, IMAGE_EXTENSIONS, isMaskFile } from '../data/discover.js';
 import { decodeImageBytes, isSkippableImageError, readSampleBytes } from '../data/image.js';
 import { checkAssessable } from '../data/image-content.js';
@@ -18,7 +19,7 @@ export interface PredictionRow {
   /** Class at the bundle's threshold, or null when the file could not be read. */
   label: 'benign' | 'malignant' | null;
   threshold: number;
-  /** Why the file was not predicted, when it was not. */
+  /** Reason the file was not predicted, when it was not. */
   error?: string;
 }
 
@@ -101,7 +102,7 @@ export async function predictFiles(
 
 async function walk(dir: string): Promise<string[]> {
   const entries = await fs.readdir(dir, { withFileTypes: true });
-  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  entries.sort((a, b) => compareIds(a.name, b.name));
   const files: string[] = [];
   for (const entry of entries) {
     const full = path.join(dir, entry.name);

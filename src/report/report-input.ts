@@ -57,8 +57,8 @@ export interface TrainingHistory {
   /** The `epoch` value of the kept weights. */
   selectedEpoch: number;
   /**
-   * What one entry is: an 'epoch' of mini-batch training (the default), or an 'lbfgs-iteration'
-   * of the full-batch solver, whose `learningRate` is the line-search step length.
+   * Kind of entry: an 'epoch' of mini-batch training (the default), or an 'lbfgs-iteration' of
+   * the full-batch solver, whose `learningRate` field holds the line-search step length.
    */
   steps?: 'epoch' | 'lbfgs-iteration';
 }

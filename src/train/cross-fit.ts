@@ -2,12 +2,11 @@ import { groupKFold } from '../data/groups.js';
 import type { GroupMap } from '../data/groups.js';
 import type { Label, Sample } from '../data/sample.js';
 import { ConfigError } from '../errors.js';
-import { headLogit } from '../model/head.js';
 import type { FeatureSet } from './feature-set.js';
 import { selectImages } from './feature-set.js';
 import { fitLinearHeadOn } from './linear-head.js';
 import type { HeadTrainingOptions } from './train-head.js';
-import { averageViews } from './train-head.js';
+import { imageLogits } from './train-head.js';
 
 /** Out-of-fold logits of the training and validation images, in that order, with their labels. */
 export interface CrossFittedLogits {
@@ -46,27 +45,20 @@ export function crossFittedLogits(
 
   for (let fold = 0; fold < folds; fold++) {
     // Split both sets into the images used for fitting and the held-out fold.
-    const inFold = (index: number) => foldOf.get(samples[index].id) === fold;
     const trainFit: number[] = [];
     const valFit: number[] = [];
-    const heldOut: number[] = [];
-    samples.forEach((_, index) => {
-      if (inFold(index)) heldOut.push(index);
-      else if (index < trainCount) trainFit.push(index);
-      else valFit.push(index - trainCount);
+    const trainHeldOut: number[] = [];
+    const valHeldOut: number[] = [];
+    samples.forEach((sample, index) => {
+      const heldOut = foldOf.get(sample.id) === fold;
+      if (index < trainCount) (heldOut ? trainHeldOut : trainFit).push(index);
+      else (heldOut ? valHeldOut : valFit).push(index - trainCount);
     });
     const head = fitLinearHeadOn([selectImages(train.set, trainFit), selectImages(val.set, valFit)], settings, l2);
 
-    // Score the held-out images, averaging logits over each image's views.
-    for (const index of heldOut) {
-      const set = index < trainCount ? train.set : val.set;
-      const image = index < trainCount ? index : index - trainCount;
-      const rowLength = set.views * set.dim;
-      const rows = Array.from({ length: set.views }, (_, view) =>
-        headLogit(head, set.features.subarray(image * rowLength + view * set.dim, image * rowLength + (view + 1) * set.dim)),
-      );
-      logits[index] = averageViews(rows, set.views)[0];
-    }
+    // Score the held-out images.
+    imageLogits(head, selectImages(train.set, trainHeldOut)).forEach((logit, position) => (logits[trainHeldOut[position]] = logit));
+    imageLogits(head, selectImages(val.set, valHeldOut)).forEach((logit, position) => (logits[trainCount + valHeldOut[position]] = logit));
   }
   return { labels: samples.map((sample) => sample.label), logits, folds };
 }

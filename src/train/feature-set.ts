@@ -13,6 +13,14 @@ export interface FeatureSet {
   labels: Label[];
 }
 
+/** Returns the label of every feature row (each image's label repeated for its views), float32 [images * views]. */
+export function rowLabels(set: FeatureSet): Float32Array {
+  const rows = set.labels.length * set.views;
+  const labels = new Float32Array(rows);
+  for (let row = 0; row < rows; row++) labels[row] = set.labels[Math.floor(row / set.views)];
+  return labels;
+}
+
 /** Returns the number of images in a feature set. */
 export function imageCount(set: FeatureSet): number {
   return set.labels.length;

@@ -3,6 +3,7 @@ import { rocAuc } from '../evaluate/metrics.js';
 import type { Logger } from '../util/log.js';
 import type { HeadWeights } from '../model/head.js';
 import type { FeatureSet } from './feature-set.js';
+import { rowLabels } from './feature-set.js';
 import { fitLogisticRegression } from './logistic-regression.js';
 import type { EpochRecord, HeadTrainingOptions, HeadTrainingResult } from './train-head.js';
 import { averageViews, classWeightsFor, featureStatistics, meanCrossEntropy, standardizeRows } from './train-head.js';
@@ -43,9 +44,7 @@ export function trainLinearHead(
   const { mean, std } = featureStatistics(train.features, dim, settings.standardize);
   const trainX = standardizeRows(train.features, dim, mean, std);
   const valX = standardizeRows(val.features, dim, mean, std);
-  const rows = train.features.length / dim;
-  const targets = new Float32Array(rows);
-  for (let row = 0; row < rows; row++) targets[row] = train.labels[Math.floor(row / train.views)];
+  const targets = rowLabels(train);
   const [negativeWeight, positiveWeight] = classWeightsFor(train.labels, settings.classWeights);
   const weights = targets.map((target) => (target === 1 ? positiveWeight : negativeWeight));
 
@@ -97,7 +96,7 @@ export function trainLinearHead(
   const history = best.history;
   let head = { mean, std, parameters: best.parameters };
   if (settings.refit) {
-    head = refitOnBoth(train, val, settings, best.l2, best.parameters);
+    head = fitOnSets([train, val], settings, best.l2, best.parameters);
     logger.info(`linear head: refitted on training and validation images with L2 ${best.l2}`);
   }
   return {
@@ -113,20 +112,6 @@ export function trainLinearHead(
     selectedL2: best.l2,
     valLogits: best.valLogits,
   };
-}
-
-/**
- * Fits the chosen penalty again on training and validation rows together, with standardisation
- * statistics of both. Returns the statistics and parameters [kernel, bias].
- */
-function refitOnBoth(
-  train: FeatureSet,
-  val: FeatureSet,
-  settings: HeadTrainingOptions,
-  l2: number,
-  initial: Float64Array,
-): { mean: Float64Array; std: Float64Array; parameters: Float64Array } {
-  return fitOnSets([train, val], settings, l2, initial);
 }
 
 /**
@@ -162,8 +147,7 @@ function fitOnSets(
   const { mean, std } = featureStatistics(features, dim, settings.standardize);
   const x = standardizeRows(features, dim, mean, std);
 
-  const rowLabels = sets.flatMap((set) => Array.from({ length: set.features.length / dim }, (_, row) => set.labels[Math.floor(row / set.views)]));
-  const targets = Float32Array.from(rowLabels);
+  const targets = Float32Array.from(sets.flatMap((set) => Array.from(rowLabels(set))));
   const [negativeWeight, positiveWeight] = classWeightsFor(sets.flatMap((set) => set.labels), settings.classWeights);
   const weights = targets.map((target) => (target === 1 ? positiveWeight : negativeWeight));
   const fit = fitLogisticRegression({ x, dim, targets, weights }, { l2, maxIterations: settings.maxIterations, tolerance: 1e-7, initial });

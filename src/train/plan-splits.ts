@@ -7,7 +7,7 @@ import type { Sample, SplitSample } from '../data/sample.js';
 import { readSplitFile, stratifiedSplit } from '../data/split.js';
 import type { Logger } from '../util/log.js';
 
-/** How a training run divides its images. */
+/** Options of split planning for a training run. */
 export interface SplitPlanOptions {
   /** CSV `path,label,split` used as given. */
   splitFile?: string;

@@ -54,7 +54,8 @@ test('trainHead adam keeps the best epoch', async () => {
   assert.ok(leaked <= 2, `trainHead leaks ${leaked} tensors`);
 
   assert.ok(result.history.length > 0);
-  assert.ok(result.selectedEpoch >= 1 && result.selectedEpoch <= result.history.length);
+  assert.ok(result.selectedEpoch >= 1, `selected epoch ${result.selectedEpoch}`);
+  assert.ok(result.selectedEpoch <= result.history.length, `selected epoch ${result.selectedEpoch} of ${result.history.length}`);
   const selected = result.history[result.selectedEpoch - 1];
   assert.equal(selected.valLoss, Math.min(...result.history.map((epoch) => epoch.valLoss)));
   assert.ok(selected.valAuc > 0.9, `validation AUC ${selected.valAuc}`);

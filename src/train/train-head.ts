@@ -3,11 +3,13 @@ import * as tf from '@tensorflow/tfjs';
 import type { Label } from '../data/sample.js';
 import { rocAuc } from '../evaluate/metrics.js';
 import type { DenseWeights, HeadWeights } from '../model/head.js';
+import { headLogit } from '../model/head.js';
 import { initTfjsBackend } from '../model/tfjs-backend.js';
 import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
 import { Rng } from '../util/rng.js';
 import type { FeatureSet } from './feature-set.js';
+import { rowLabels } from './feature-set.js';
 import { trainLinearHead } from './linear-head.js';
 
 /** Options of head training. Defaults are in HEAD_TRAINING_DEFAULTS. */
@@ -141,8 +143,7 @@ export async function trainHead(
   const trainX = standardizeRows(train.features, dim, mean, std);
   const valX = standardizeRows(val.features, dim, mean, std);
   const trainRows = train.features.length / dim;
-  const trainRowLabels = new Float32Array(trainRows);
-  for (let row = 0; row < trainRows; row++) trainRowLabels[row] = train.labels[Math.floor(row / train.views)];
+  const trainRowLabels = rowLabels(train);
   const [negativeWeight, positiveWeight] = classWeightsFor(train.labels, settings.classWeights);
 
   // Build the variables with seeded Glorot-uniform kernels.
@@ -291,6 +292,14 @@ export function featureStatistics(
     std.fill(Math.max(1e-6, pooled));
   }
   return { mean, std };
+}
+
+/** Returns the raw logit of each image of a feature set under `head`, averaged over the image's views. */
+export function imageLogits(head: HeadWeights, set: FeatureSet): number[] {
+  const rows = set.features.length / set.dim;
+  const logits = new Float64Array(rows);
+  for (let row = 0; row < rows; row++) logits[row] = headLogit(head, set.features.subarray(row * set.dim, (row + 1) * set.dim));
+  return averageViews(logits, set.views);
 }
 
 /** Averages per-row logits over consecutive groups of `views` rows. */

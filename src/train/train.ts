@@ -18,7 +18,7 @@ import type { BackboneName } from '../model/backbone.js';
 import type { Backbone } from '../model/backbone.js';
 import type { BundleManifest } from '../model/bundle.js';
 import { writeBundle } from '../model/bundle.js';
-import { calibratedProbability, headLogit } from '../model/head.js';
+import { calibratedProbability } from '../model/head.js';
 import type { HeadWeights } from '../model/head.js';
 import { loadBackbone } from '../model/load-backbone.js';
 import { loadPredictor } from '../model/predictor.js';
@@ -26,13 +26,14 @@ import { cacheRootDir } from '../model/weights.js';
 import { publishStaged, removeStaleStaging, sha256, sha256File, stagingDirIn, writeFileAtomic } from '../util/atomic.js';
 import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
+import { mean, standardDeviation } from '../util/statistics.js';
 import { BUSIGHT_VERSION } from '../version.js';
 import { fitPlatt } from './calibrate.js';
 import { crossFittedLogits } from './cross-fit.js';
 import { extractFeatures } from './extract-features.js';
 import type { FeatureSet } from './feature-set.js';
 import type { HeadTrainingOptions } from './train-head.js';
-import { averageViews, HEAD_TRAINING_DEFAULTS, trainHead } from './train-head.js';
+import { HEAD_TRAINING_DEFAULTS, imageLogits, trainHead } from './train-head.js';
 import type { SplitPlan } from './plan-splits.js';
 import { planSplits } from './plan-splits.js';
 
@@ -239,8 +240,8 @@ async function trainRoundInto(staging: string, samples: SplitSample[], options: 
   const trained = await trainHead(train.set, val.set, headSettings, logger);
 
   // Calibration and the threshold need held-out logits of models fitted like the shipped head.
-  // A head refitted on train + val gets cross-fitted logits over train + val; otherwise the
-  // validation logits of the trained head are held out already.
+  // A head refitted on train + val gets cross-fitted logits over train + val. Otherwise the
+  // trained head's validation logits are held out already.
   const refitted = headSettings.solver === 'lbfgs' && headSettings.refit && trained.selectedL2 !== undefined;
   const crossFitted = refitted ? crossFittedLogits(train, val, context.plan.groupOf, headSettings, trained.selectedL2!) : undefined;
   if (refitted && !crossFitted) logger.warn('too few duplicate groups for cross-fitted calibration; calibrating on the first fit\'s validation logits');
@@ -326,9 +327,9 @@ export interface CrossValidationSummary {
   mean: { auc: number; sensitivity: number; specificity: number; ece: number };
   sd: { auc: number; sensitivity: number; specificity: number; ece: number };
   /**
-   * Metrics of all out-of-fold test predictions together. Each image is labelled with its own
-   * fold's threshold, so `pooled.sensitivity` and `pooled.specificity` are what the k models
-   * achieved at their validation-chosen thresholds; `pooled.threshold` is not meaningful (0.5).
+   * Metrics of all out-of-fold test predictions together, computed at threshold 0.5. The
+   * `...AtFoldThresholds` rates label each image with its own fold's threshold, so they are what
+   * the k models achieved at their validation-chosen thresholds.
    */
   pooled: BinaryMetrics & { sensitivityAtFoldThresholds: number; specificityAtFoldThresholds: number };
 }
@@ -342,7 +343,12 @@ function summariseFolds(rounds: RoundResult[], options: { seed: number; bootstra
   return {
     folds: rounds.map((result, index) => ({ fold: index + 1, test: result.test, threshold: result.manifest.threshold })),
     mean: { auc: mean(pick('auc')), sensitivity: mean(pick('sensitivity')), specificity: mean(pick('specificity')), ece: mean(pick('ece')) },
-    sd: { auc: sd(pick('auc')), sensitivity: sd(pick('sensitivity')), specificity: sd(pick('specificity')), ece: sd(pick('ece')) },
+    sd: {
+      auc: standardDeviation(pick('auc')),
+      sensitivity: standardDeviation(pick('sensitivity')),
+      specificity: standardDeviation(pick('specificity')),
+      ece: standardDeviation(pick('ece')),
+    },
     pooled: {
       ...pooled,
       sensitivityAtFoldThresholds: malignant.filter((result) => result.predicted === 1).length / malignant.length,
@@ -356,23 +362,9 @@ function pooledRoc(rounds: RoundResult[]): RocCurve {
   return rocCurve(cases.map((result) => result.label), cases.map((result) => result.probability));
 }
 
-function mean(values: number[]): number {
-  return values.reduce((sum, value) => sum + value, 0) / values.length;
-}
-
-/** Sample standard deviation (n - 1 denominator). */
-function sd(values: number[]): number {
-  if (values.length < 2) return 0;
-  const average = mean(values);
-  return Math.sqrt(values.reduce((sum, value) => sum + (value - average) ** 2, 0) / (values.length - 1));
-}
-
 /** Returns calibrated probabilities of each image of a feature set (logits averaged over views). */
 export function probabilitiesOf(head: HeadWeights, set: FeatureSet): number[] {
-  const rows = set.features.length / set.dim;
-  const rowLogits = new Float64Array(rows);
-  for (let row = 0; row < rows; row++) rowLogits[row] = headLogit(head, set.features.subarray(row * set.dim, (row + 1) * set.dim));
-  return averageViews(rowLogits, set.views).map((logit) => calibratedProbability(head, logit));
+  return imageLogits(head, set).map((logit) => calibratedProbability(head, logit));
 }
 
 function groupBySplit(samples: SplitSample[]): Record<SplitName, SplitSample[]> {
@@ -381,7 +373,7 @@ function groupBySplit(samples: SplitSample[]): Record<SplitName, SplitSample[]> 
   return groups;
 }
 
-/** Throws DataError unless every split holds both classes (validation needs both to set the threshold). */
+/** Throws DataError unless every split contains both classes, because validation needs both to set the threshold. */
 function checkSplits(groups: Record<SplitName, { label: Label }[]>, source: string): void {
   for (const split of SPLIT_NAMES) {
     const malignant = groups[split].filter((sample) => sample.label === 1).length;

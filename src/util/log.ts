@@ -27,7 +27,7 @@ export const silentLogger: Logger = {
   progress() {},
 };
 
-/** A logger that writes plain lines to the given streams (defaults: stdout and stderr) and ignores progress. */
+/** Returns a logger that writes plain lines to the given streams (defaults: stdout and stderr) and ignores progress. */
 export function streamLogger(out: Writable = process.stdout, err: Writable = process.stderr): Logger {
   return {
     info: (message) => out.write(`${message}\n`),
@@ -37,7 +37,7 @@ export function streamLogger(out: Writable = process.stdout, err: Writable = pro
   };
 }
 
-/** A logger that stores every message, for tests. */
+/** Returns a logger that stores every message and progress event, for tests. */
 export function memoryLogger(): Logger & { lines: string[]; events: ProgressEvent[] } {
   const lines: string[] = [];
   const events: ProgressEvent[] = [];

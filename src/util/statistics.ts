@@ -13,9 +13,14 @@ export function median(values: number[]): number {
   return quantile(values, 0.5);
 }
 
+/** Returns the arithmetic mean of values. */
+export function mean(values: number[]): number {
+  return values.reduce((sum, value) => sum + value, 0) / values.length;
+}
+
 /** Returns the sample standard deviation (n - 1 denominator); 0 for a single value. */
 export function standardDeviation(values: number[]): number {
   if (values.length < 2) return 0;
-  const mean = values.reduce((sum, value) => sum + value, 0) / values.length;
-  return Math.sqrt(values.reduce((sum, value) => sum + (value - mean) ** 2, 0) / (values.length - 1));
+  const average = mean(values);
+  return Math.sqrt(values.reduce((sum, value) => sum + (value - average) ** 2, 0) / (values.length - 1));
 }
