@@ -50,6 +50,11 @@ program
       .choices(['lbfgs', 'adam'])
       .default(HEAD_TRAINING_DEFAULTS.solver),
   )
+  .addOption(
+    new Option('--view-rows <mode>', "rows the lbfgs head is fitted on: 'mean' = one row an image, its views averaged; 'each' = one row a view")
+      .choices(['mean', 'each'])
+      .default(HEAD_TRAINING_DEFAULTS.viewRows),
+  )
   .option('--hidden <units>', "comma-separated hidden layer sizes of the head (needs --solver adam); empty for logistic regression", parseUnitList, HEAD_TRAINING_DEFAULTS.hiddenUnits)
   .option('--max-epochs <n>', 'maximum head training epochs (adam)', parsePositiveInteger, HEAD_TRAINING_DEFAULTS.maxEpochs)
   .option('--patience <n>', 'early stopping patience in epochs (adam)', parsePositiveInteger, HEAD_TRAINING_DEFAULTS.patience)
@@ -74,7 +79,7 @@ program
       cacheDir: options.cacheDir,
       noCache: options.cache === false,
       trainViews: options.views,
-      head: { solver: options.solver, hiddenUnits: options.hidden, maxEpochs: options.maxEpochs, patience: options.patience, selectOn: options.selectOn },
+      head: { solver: options.solver, viewRows: options.viewRows, hiddenUnits: options.hidden, maxEpochs: options.maxEpochs, patience: options.patience, selectOn: options.selectOn },
       bootstrapIterations: options.bootstrap,
       reportLanguage: options.reportLanguage,
       logger,

@@ -59,14 +59,16 @@ export interface BackboneSpec {
 export const BACKBONE_SPECS: Readonly<Record<BackboneName, BackboneSpec>> = Object.freeze({
   'mobilenet_v2_1.0': {
     name: 'mobilenet_v2_1.0',
-    description: 'MobileNetV2 width 1.0, ImageNet-1k, ONNX int8 (onnxruntime-node)',
+    description: 'MobileNetV2 width 1.0, ImageNet-1k, ONNX int8 weights run with float32 activations (onnxruntime-node)',
     folder: 'mobilenet_v2_1.0_224',
     format: 'onnx',
     entryFile: 'mobilenetv2-12-int8.onnx',
     labelsFile: 'imagenet_labels.json',
     inputSize: 224,
-    // 1280 pooled last-layer features, then pooled block 12 (576) and block 14 (960) expansion activations.
-    featureDim: 2816,
+    // 1280 pooled last-layer features, then the pooled expansion activations of blocks 12 (576),
+    // 14 (960), 13 (576), 15 (960) and 16 (960): 5312 means, then the 5312 spatial standard
+    // deviations of the same channels.
+    featureDim: 10624,
     mapShape: [7, 7, 1280],
   },
   'mobilenet_v1_0.75': {

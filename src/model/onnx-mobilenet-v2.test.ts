@@ -17,7 +17,7 @@ import {
   testWeightsDir,
   topClasses,
 } from './backbone-fixtures.js';
-import { addFeatureOutputs, loadOnnxMobileNetV2, POOLED_TAPS } from './onnx-mobilenet-v2.js';
+import { addFeatureOutputs, loadOnnxMobileNetV2, POOLED_TAPS, STD_POOLED } from './onnx-mobilenet-v2.js';
 
 const MODEL_DIR = path.join(testWeightsDir(), 'mobilenet_v2_1.0_224');
 const MODEL_FILE = path.join(MODEL_DIR, 'mobilenetv2-12-int8.onnx');
@@ -32,13 +32,6 @@ after(async () => {
   await backbone.dispose();
 });
 
-/** Returns a float initializer's first value from the model file. */
-function readScale(name: string): number {
-  const model = onnxProto.onnx.ModelProto.decode(readFileSync(MODEL_FILE));
-  const tensor = model.graph?.initializer?.find((candidate) => candidate.name === name);
-  assert.ok(tensor?.floatData?.length, `initializer ${name} not found in ${MODEL_FILE}`);
-  return tensor.floatData[0];
-}
 
 for (const photo of LABELLED_PHOTOS) {
   test(`classify ranks ${photo.label} in top 5`, async (t) => {
@@ -55,8 +48,8 @@ for (const photo of LABELLED_PHOTOS) {
 test('extract returns documented shapes', async () => {
   const image = await loadTestImage(path.join(BUSI_DIR, 'benign', 'benign (1).png'));
   const features = await backbone.extract([image, image, image], { maps: true });
-  assert.equal(backbone.featureDim, 1280 + 576 + 960);
-  assert.equal(features.pooled.length, 3 * (1280 + 576 + 960));
+  assert.equal(backbone.featureDim, 2 * (1280 + 576 + 960 + 576 + 960 + 960));
+  assert.equal(features.pooled.length, 3 * backbone.featureDim);
   assert.equal(features.maps?.length, 3 * 7 * 7 * 1280);
   assert.deepEqual(backbone.mapShape, [7, 7, 1280]);
   assert.ok(features.pooled.every(Number.isFinite));
@@ -74,7 +67,7 @@ test('pooled features equal mean of maps', async () => {
   for (let i = 0; i < images.length; i++) lastLayer.set(pooled.subarray(i * backbone.featureDim, i * backbone.featureDim + 1280), i * 1280);
   // The graph re-quantizes the pooled values with 464_scale, so they may differ from the float
   // mean of the dequantized map by half a quantization step.
-  const tolerance = readScale('464_scale') / 2 + 1e-5;
+  const tolerance = 1e-4;
   const difference = maxAbsDifference(lastLayer, spatialMean(maps, images.length, backbone.mapShape));
   assert.ok(difference <= tolerance, `max difference ${difference} > ${tolerance}`);
 });
@@ -99,14 +92,43 @@ test('earlier-block features are ReLU6 means', async () => {
   for (const tap of POOLED_TAPS) {
     const values = pooled.subarray(offset, offset + tap.channels);
     offset += tap.channels;
-    // Dequantized ReLU6 outputs lie in [0, 6] up to one quantization step.
-    const step = readScale(tap.scale);
     assert.equal(values.length, tap.channels);
-    assert.ok(values.every((value) => value >= -step), `${tap.tensor}: a pooled activation is below 0`);
-    assert.ok(values.every((value) => value <= 6 + step), `${tap.tensor}: a pooled activation is above 6`);
+    assert.ok(values.every((value) => value >= 0), `${tap.tensor}: a pooled activation is below 0`);
+    assert.ok(values.every((value) => value <= 6), `${tap.tensor}: a pooled activation is above 6`);
     assert.ok(values.some((value) => value > 0.01), `${tap.tensor}: all pooled activations are zero`);
   }
+  for (const part of STD_POOLED) {
+    const values = pooled.subarray(offset, offset + part.channels);
+    offset += part.channels;
+    assert.equal(values.length, part.channels);
+    // A ReLU6 output's standard deviation lies in [0, 3].
+    assert.ok(values.every((value) => value >= 0 && value <= 3), `${part.tensor}: a standard deviation is outside [0, 3]`);
+    assert.ok(values.some((value) => value > 0.01), `${part.tensor}: all standard deviations are zero`);
+  }
   assert.equal(offset, backbone.featureDim);
+});
+
+test('std features match the last map', async () => {
+  const image = await loadTestImage(path.join(BUSI_DIR, 'benign', 'benign (4).png'));
+  const { pooled, maps } = await backbone.extract([image], { maps: true });
+  assert.ok(maps);
+  const channels = 1280;
+  const positions = 49;
+  const stdOffset = backbone.featureDim / 2;
+  let difference = 0;
+  for (let channel = 0; channel < channels; channel++) {
+    let sum = 0;
+    let sumSquares = 0;
+    for (let position = 0; position < positions; position++) {
+      const value = maps[position * channels + channel];
+      sum += value;
+      sumSquares += value * value;
+    }
+    const mean = sum / positions;
+    const std = Math.sqrt(Math.max(0, sumSquares / positions - mean * mean));
+    difference = Math.max(difference, Math.abs(std - pooled[stdOffset + channel]));
+  }
+  assert.ok(difference < 1e-3, `max difference ${difference}`);
 });
 
 test('batching does not change features', async () => {

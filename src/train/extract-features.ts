@@ -17,9 +17,10 @@ import type { FeatureSet } from './feature-set.js';
 /**
  * Bump when the meaning of cached views or their feature rows changes, so stale cache files are
  * not reused. Version 2: MobileNetV2 rows gained the pooled expansion features of blocks 12 and 14.
- * Version 3: views 2 and 3 became the fixed zoomed views.
+ * Version 3: views 2 and 3 became the fixed zoomed views. Version 4: MobileNetV2 runs with float32
+ * activations and its rows gained the expansions of blocks 13, 15 and 16.
  */
-const VIEW_RECIPE_VERSION = 3;
+const VIEW_RECIPE_VERSION = 4;
 
 export interface ExtractOptions {
   /**

@@ -6,7 +6,7 @@ import type { FeatureSet } from './feature-set.js';
 import { rowLabels } from './feature-set.js';
 import { fitLogisticRegression } from './logistic-regression.js';
 import type { EpochRecord, HeadTrainingOptions, HeadTrainingResult } from './train-head.js';
-import { averageViews, classWeightsFor, featureStatistics, meanCrossEntropy, standardizeRows } from './train-head.js';
+import { averageViews, classWeightsFor, featureStatistics, meanCrossEntropy, meanOverViews, standardizeRows } from './train-head.js';
 
 /** Candidate fit for one L2 penalty. */
 interface Candidate {
@@ -22,18 +22,21 @@ interface Candidate {
  * Trains a linear head by full-batch logistic regression (see fitLogisticRegression) for each
  * penalty of `settings.l2Grid`, from the largest down, each fit starting from the previous
  * solution. Keeps the penalty with the best validation AUC (ties to lower loss) or the lowest
- * validation loss, as `settings.selectOn` selects. Validation logits are averaged over views.
+ * validation loss, as `settings.selectOn` selects. With `settings.viewRows` 'mean', each image's
+ * view rows are averaged first; otherwise validation logits are averaged over views.
  * With `settings.refit`, the returned weights are refitted on training and validation images, but
  * the returned validation logits stay those of the fit on training images alone, so calibration
  * and the threshold still see held-out logits. Throws RangeError for hidden layers or an empty
  * penalty grid.
  */
 export function trainLinearHead(
-  train: FeatureSet,
-  val: FeatureSet,
+  trainViews: FeatureSet,
+  valViews: FeatureSet,
   settings: HeadTrainingOptions,
   logger: Logger,
 ): HeadTrainingResult {
+  const train = settings.viewRows === 'mean' ? meanOverViews(trainViews) : trainViews;
+  const val = settings.viewRows === 'mean' ? meanOverViews(valViews) : valViews;
   if (settings.hiddenUnits.length > 0) {
     throw new ConfigError(`trainHead: solver 'lbfgs' fits linear heads only; received hiddenUnits [${settings.hiddenUnits.join(', ')}]. Use solver 'adam' for hidden layers.`);
   }
@@ -132,11 +135,12 @@ export function fitLinearHeadOn(sets: FeatureSet[], settings: HeadTrainingOption
 }
 
 function fitOnSets(
-  sets: FeatureSet[],
+  viewSets: FeatureSet[],
   settings: HeadTrainingOptions,
   l2: number,
   initial?: Float64Array,
 ): { mean: Float64Array; std: Float64Array; parameters: Float64Array } {
+  const sets = settings.viewRows === 'mean' ? viewSets.map(meanOverViews) : viewSets;
   const dim = sets[0].dim;
   const features = new Float32Array(sets.reduce((sum, set) => sum + set.features.length, 0));
   let offset = 0;
