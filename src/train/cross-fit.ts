@@ -2,6 +2,7 @@ import { groupKFold } from '../data/groups.js';
 import type { GroupMap } from '../data/groups.js';
 import type { Label, Sample } from '../data/sample.js';
 import { ConfigError } from '../errors.js';
+import type { HeadWeights } from '../model/head.js';
 import type { FeatureSet } from './feature-set.js';
 import { selectImages } from './feature-set.js';
 import { fitLinearHeadOn } from './linear-head.js';
@@ -21,7 +22,8 @@ export interface CrossFittedLogits {
  * and each fold is scored by a head fitted on the other folds. The shipped head is refitted on
  * all these images. Its calibration and threshold therefore come from models fitted the same way
  * on slightly less data. The first fit on training images alone gives logits on another scale.
- * Returns undefined when a class has fewer duplicate groups than folds.
+ * `warmStart`, normally the shipped head, starts every fold's fit (see fitLinearHeadOn). Returns
+ * undefined when a class has fewer duplicate groups than folds.
  */
 export function crossFittedLogits(
   train: { set: FeatureSet; samples: Sample[] },
@@ -30,6 +32,7 @@ export function crossFittedLogits(
   settings: HeadTrainingOptions,
   l2: number,
   folds = 5,
+  warmStart?: HeadWeights,
 ): CrossFittedLogits | undefined {
   const samples = [...train.samples, ...val.samples];
   let assignment;
@@ -54,7 +57,7 @@ export function crossFittedLogits(
       if (index < trainCount) (heldOut ? trainHeldOut : trainFit).push(index);
       else (heldOut ? valHeldOut : valFit).push(index - trainCount);
     });
-    const head = fitLinearHeadOn([selectImages(train.set, trainFit), selectImages(val.set, valFit)], settings, l2);
+    const head = fitLinearHeadOn([selectImages(train.set, trainFit), selectImages(val.set, valFit)], settings, l2, warmStart);
 
     // Score the held-out images.
     imageLogits(head, selectImages(train.set, trainHeldOut)).forEach((logit, position) => (logits[trainHeldOut[position]] = logit));

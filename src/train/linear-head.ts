@@ -120,11 +120,13 @@ export function trainLinearHead(
 /**
  * Fits a linear head with one fixed L2 penalty on the images of several feature sets together
  * (same `dim` and `views`), standardised with their joint statistics, and returns it as head
- * weights with identity calibration. Used for cross-fitted calibration logits.
+ * weights with identity calibration. Used for cross-fitted calibration logits. `warmStart`, a
+ * linear head fitted on similar data, is rewritten into this fit's standardisation and used as
+ * the starting point; the problem is convex, so it changes the iteration count, not the optimum.
  */
-export function fitLinearHeadOn(sets: FeatureSet[], settings: HeadTrainingOptions, l2: number): HeadWeights {
+export function fitLinearHeadOn(sets: FeatureSet[], settings: HeadTrainingOptions, l2: number, warmStart?: HeadWeights): HeadWeights {
   const dim = sets[0].dim;
-  const fit = fitOnSets(sets, settings, l2);
+  const fit = fitOnSets(sets, settings, l2, warmStart);
   return {
     featureDim: dim,
     mean: Array.from(fit.mean),
@@ -138,7 +140,7 @@ function fitOnSets(
   viewSets: FeatureSet[],
   settings: HeadTrainingOptions,
   l2: number,
-  initial?: Float64Array,
+  start?: Float64Array | HeadWeights,
 ): { mean: Float64Array; std: Float64Array; parameters: Float64Array } {
   const sets = settings.viewRows === 'mean' ? viewSets.map(meanOverViews) : viewSets;
   const dim = sets[0].dim;
@@ -150,12 +152,32 @@ function fitOnSets(
   }
   const { mean, std } = featureStatistics(features, dim, settings.standardize);
   const x = standardizeRows(features, dim, mean, std);
+  const initial = start instanceof Float64Array || start === undefined ? start : restandardize(start, mean, std);
 
   const targets = Float32Array.from(sets.flatMap((set) => Array.from(rowLabels(set))));
   const [negativeWeight, positiveWeight] = classWeightsFor(sets.flatMap((set) => set.labels), settings.classWeights);
   const weights = targets.map((target) => (target === 1 ? positiveWeight : negativeWeight));
   const fit = fitLogisticRegression({ x, dim, targets, weights }, { l2, maxIterations: settings.maxIterations, tolerance: 1e-7, initial });
   return { mean, std, parameters: fit.parameters };
+}
+
+/**
+ * Rewrites a linear head as parameters [kernel, bias] over features standardised with `mean` and
+ * `std`, computing the same logit for every raw feature vector.
+ */
+function restandardize(head: HeadWeights, mean: Float64Array, std: Float64Array): Float64Array {
+  const layer = head.layers[0];
+  if (head.layers.length !== 1 || layer.units !== 1) throw new RangeError('restandardize: expected a linear head with one output');
+  const dim = head.featureDim;
+  const parameters = new Float64Array(dim + 1);
+  let bias = layer.bias[0];
+  for (let j = 0; j < dim; j++) {
+    // kernel * (raw - oldMean) / oldStd with raw = mean + std * standardised.
+    parameters[j] = (layer.kernel[j] * std[j]) / head.std[j];
+    bias += (layer.kernel[j] * (mean[j] - head.mean[j])) / head.std[j];
+  }
+  parameters[dim] = bias;
+  return parameters;
 }
 
 /** Computes x * kernel + bias for each row of standardised x float32 [rows, dim]; parameters are [kernel, bias]. */

@@ -12,7 +12,8 @@ import { Rng } from '../util/rng.js';
 import { fitPlatt } from './calibrate.js';
 import type { FeatureSet } from './feature-set.js';
 import { fitLogisticRegression } from './logistic-regression.js';
-import { averageViews, classWeightsFor, meanCrossEntropy, meanOverViews, trainHead } from './train-head.js';
+import { fitLinearHeadOn } from './linear-head.js';
+import { averageViews, classWeightsFor, HEAD_TRAINING_DEFAULTS, imageLogits, meanCrossEntropy, meanOverViews, trainHead } from './train-head.js';
 
 /** Gaussian blobs: malignant images are shifted by `separation` along the first `informative` features. */
 function blobs(rng: Rng, benign: number, malignant: number, dim: number, views: number, separation: number): FeatureSet {
@@ -165,6 +166,23 @@ test('trainHead lbfgs refit uses validation images', async () => {
   refitted.head.layers[0].kernel.forEach((weight, j) => {
     assert.ok(Math.abs(weight - direct.head.layers[0].kernel[j]) < 1e-3, `kernel[${j}]: ${weight} vs ${direct.head.layers[0].kernel[j]}`);
   });
+});
+
+test('fitLinearHeadOn warm start keeps optimum', async () => {
+  const rng = new Rng(21);
+  const first = blobs(rng, 50, 25, 12, 4, 1.2);
+  const second = blobs(rng, 50, 25, 12, 4, 1.2);
+  const settings = { ...HEAD_TRAINING_DEFAULTS, l2Grid: [0.1] };
+  // A head fitted on other data, in another standardisation, is only a starting point.
+  const other = fitLinearHeadOn([first], settings, 0.1);
+  const cold = fitLinearHeadOn([second], settings, 0.1);
+  const warm = fitLinearHeadOn([second], settings, 0.1, other);
+  const coldLogits = imageLogits(cold, second);
+  const warmLogits = imageLogits(warm, second);
+  coldLogits.forEach((logit, i) => assert.ok(Math.abs(logit - warmLogits[i]) < 1e-2, `image ${i}: ${logit} vs ${warmLogits[i]}`));
+  // Starting from the optimum itself, the rewritten head scores like the optimum.
+  const restarted = fitLinearHeadOn([second], { ...settings, maxIterations: 1 }, 0.1, cold);
+  imageLogits(restarted, second).forEach((logit, i) => assert.ok(Math.abs(logit - coldLogits[i]) < 1e-3, `image ${i}: restart moved the logit`));
 });
 
 test('trainHead lbfgs rejects hidden layers', async () => {

@@ -243,7 +243,7 @@ async function trainRoundInto(staging: string, samples: SplitSample[], options: 
   // A head refitted on train + val gets cross-fitted logits over train + val. Otherwise the
   // trained head's validation logits are held out already.
   const refitted = headSettings.solver === 'lbfgs' && headSettings.refit && trained.selectedL2 !== undefined;
-  const crossFitted = refitted ? crossFittedLogits(train, val, context.plan.groupOf, headSettings, trained.selectedL2!) : undefined;
+  const crossFitted = refitted ? crossFittedLogits(train, val, context.plan.groupOf, headSettings, trained.selectedL2!, 5, trained.head) : undefined;
   if (refitted && !crossFitted) logger.warn('too few duplicate groups for cross-fitted calibration; calibrating on the first fit\'s validation logits');
   const calibrationSet = crossFitted ?? { labels: val.set.labels, logits: trained.valLogits, folds: 0 };
   const head: HeadWeights = { ...trained.head, calibration: fitPlatt(calibrationSet.labels, calibrationSet.logits) };
