@@ -36,7 +36,7 @@ interface WorkerResult {
   crossValidation?: {
     mean: { auc: number; sensitivity: number; specificity: number; ece: number };
     sd: { auc: number; sensitivity: number; specificity: number; ece: number };
-    pooled: BinaryMetrics & { sensitivityAtFoldThresholds: number; specificityAtFoldThresholds: number };
+    pooled: BinaryMetrics & { sensitivityAtFoldThresholds: number; specificityAtFoldThresholds: number; rocSpecificityAtTarget: number };
   };
   modelDir: string;
 }
@@ -149,6 +149,7 @@ const results = {
         pooledAuc: round(crossValidation.crossValidation.pooled.auc, 4),
         pooledSensitivity: round(crossValidation.crossValidation.pooled.sensitivityAtFoldThresholds, 4),
         pooledSpecificity: round(crossValidation.crossValidation.pooled.specificityAtFoldThresholds, 4),
+        pooledRocSpecificityAtSensitivity95: round(crossValidation.crossValidation.pooled.rocSpecificityAtTarget, 4),
         pooledEce: round(crossValidation.crossValidation.pooled.ece, 4),
       }
     : undefined,
@@ -163,7 +164,7 @@ const cv = results.crossValidation;
 process.stdout.write(
   `busight bench: seed-split AUC ${first.auc.toFixed(3)} (median ${results.seedSplit.testAucMedian.toFixed(3)}, sd ${results.seedSplit.testAucSd.toFixed(3)} over ${seedRuns.length} seeds), ` +
     `sens ${first.sensitivity.toFixed(3)} spec ${first.specificity.toFixed(3)} ECE ${first.ece.toFixed(3)}; ` +
-    (cv ? `CV AUC ${cv.aucMean.toFixed(3)} ± ${cv.aucSd.toFixed(3)}, pooled spec ${cv.pooledSpecificity.toFixed(3)} at sens ${cv.pooledSensitivity.toFixed(3)}; ` : '') +
+    (cv ? `CV AUC ${cv.aucMean.toFixed(3)} ± ${cv.aucSd.toFixed(3)}, pooled spec ${cv.pooledSpecificity.toFixed(3)} at sens ${cv.pooledSensitivity.toFixed(3)} (ROC: spec ${cv.pooledRocSpecificityAtSensitivity95.toFixed(3)} at sens 0.95); ` : '') +
     `main command ${results.mainCommand.wallSeconds.toFixed(1)} s cold, ${results.mainCommand.featuresPerSecond.toFixed(0)} features/s; ` +
     `predict p50 ${results.predictLatencyMs.p50.toFixed(1)} ms p95 ${results.predictLatencyMs.p95.toFixed(1)} ms; peak RSS ${results.peakRssMb.toFixed(0)} MB\n`,
 );

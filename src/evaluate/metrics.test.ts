@@ -12,6 +12,7 @@ import {
   reliabilityBins,
   rocAuc,
   rocCurve,
+  specificityAtSensitivity,
   thresholdForSensitivity,
 } from './metrics.js';
 
@@ -219,6 +220,14 @@ test('expectedCalibrationError perfect calibration', () => {
   // Certain and always wrong probabilities have the maximum calibration error.
   assertClose(expectedCalibrationError([0, 1], [1, 0]), 1);
   assertClose(brierScore([0, 1], [1, 0]), 1);
+});
+
+test('specificityAtSensitivity reads the ROC curve', () => {
+  // Malignant 0.9, 0.8, 0.3; benign 0.7, 0.2, 0.1.
+  const roc = rocCurve([1, 1, 1, 0, 0, 0], [0.9, 0.8, 0.3, 0.7, 0.2, 0.1]);
+  assert.ok(Math.abs(specificityAtSensitivity(roc, 1) - 2 / 3) < 1e-12);
+  assert.equal(specificityAtSensitivity(roc, 2 / 3), 1);
+  assert.ok(Math.abs(specificityAtSensitivity(roc, 0.9) - 2 / 3) < 1e-12);
 });
 
 test('thresholdForSensitivity picks highest threshold', () => {

@@ -372,6 +372,18 @@ export function brierScore(yTrue: ArrayLike<number>, yProb: ArrayLike<number>): 
 }
 
 /**
+ * Returns the highest specificity among the points of an ROC curve whose sensitivity is >=
+ * `target`: the best a threshold chosen on this very data could do, so an optimistic number.
+ */
+export function specificityAtSensitivity(roc: RocCurve, target: number): number {
+  let best = 0;
+  for (let i = 0; i < roc.tpr.length; i++) {
+    if (roc.tpr[i] >= target - 1e-12) best = Math.max(best, 1 - roc.fpr[i]);
+  }
+  return best;
+}
+
+/**
  * Returns the highest threshold whose sensitivity on this data is >= `target`, which is the
  * probability of the k-th most probable malignant case, k = ceil(target * positives).
  * Meant for the validation split; the sensitivity on other data can be lower.

@@ -120,9 +120,9 @@ export function trainLinearHead(
 /**
  * Fits a linear head with one fixed L2 penalty on the images of several feature sets together
  * (same `dim` and `views`), standardised with their joint statistics, and returns it as head
- * weights with identity calibration. Used for cross-fitted calibration logits. `warmStart`, a
- * linear head fitted on similar data, is rewritten into this fit's standardisation and used as
- * the starting point; the problem is convex, so it changes the iteration count, not the optimum.
+ * weights with identity calibration. Used for cross-fitted calibration logits. `warmStart` is a
+ * linear head fitted on similar data. It is rewritten into this fit's standardisation and used as
+ * the starting point. The problem is convex, so a start changes the iteration count, not the optimum.
  */
 export function fitLinearHeadOn(sets: FeatureSet[], settings: HeadTrainingOptions, l2: number, warmStart?: HeadWeights): HeadWeights {
   const dim = sets[0].dim;

@@ -8,7 +8,7 @@ import type { Label, SplitName, SplitSample } from '../data/sample.js';
 import { SPLIT_NAMES } from '../data/sample.js';
 import { writeSplitFile } from '../data/split.js';
 import { ConfigError, DataError } from '../errors.js';
-import { binaryMetrics, rocCurve, thresholdForSensitivity } from '../evaluate/metrics.js';
+import { binaryMetrics, rocCurve, specificityAtSensitivity, thresholdForSensitivity } from '../evaluate/metrics.js';
 import type { BinaryMetrics, RocCurve } from '../evaluate/metrics.js';
 import { renderCrossValidationReport } from '../report/cv-html.js';
 import type { CaseResult } from '../evaluate/case-results.js';
@@ -149,7 +149,7 @@ export async function runTraining(input: Partial<TrainOptions> & Pick<TrainOptio
   if (options.folds === undefined) return { ...rounds[0], rounds };
 
   // Summarise cross-validation.
-  const crossValidation = summariseFolds(rounds, { seed: options.seed, bootstrapIterations: options.bootstrapIterations });
+  const crossValidation = summariseFolds(rounds, { seed: options.seed, bootstrapIterations: options.bootstrapIterations, targetSensitivity: options.targetSensitivity });
   const totalSeconds = round((performance.now() - started) / 1000, 3);
   await writeFileAtomic(
     path.join(options.out, 'cv-report.html'),
@@ -331,10 +331,18 @@ export interface CrossValidationSummary {
    * `...AtFoldThresholds` rates label each image with its own fold's threshold, so they are what
    * the k models achieved at their validation-chosen thresholds.
    */
-  pooled: BinaryMetrics & { sensitivityAtFoldThresholds: number; specificityAtFoldThresholds: number };
+  pooled: BinaryMetrics & {
+    sensitivityAtFoldThresholds: number;
+    specificityAtFoldThresholds: number;
+    /**
+     * Specificity where the pooled out-of-fold ROC curve first reaches the target sensitivity.
+     * No threshold chosen in advance achieves it, so it is an upper bound of the operating point.
+     */
+    rocSpecificityAtTarget: number;
+  };
 }
 
-function summariseFolds(rounds: RoundResult[], options: { seed: number; bootstrapIterations: number }): CrossValidationSummary {
+function summariseFolds(rounds: RoundResult[], options: { seed: number; bootstrapIterations: number; targetSensitivity: number }): CrossValidationSummary {
   const pick = (key: 'auc' | 'sensitivity' | 'specificity' | 'ece') => rounds.map((result) => result.test[key]);
   const cases = rounds.flatMap((result) => result.testCases);
   const pooled = binaryMetrics(cases.map((result) => result.label), cases.map((result) => result.probability), 0.5, options);
@@ -353,6 +361,7 @@ function summariseFolds(rounds: RoundResult[], options: { seed: number; bootstra
       ...pooled,
       sensitivityAtFoldThresholds: malignant.filter((result) => result.predicted === 1).length / malignant.length,
       specificityAtFoldThresholds: benign.filter((result) => result.predicted === 0).length / benign.length,
+      rocSpecificityAtTarget: specificityAtSensitivity(pooledRoc(rounds), options.targetSensitivity),
     },
   };
 }
