@@ -1,11 +1,10 @@
-import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
-import { ConfigError, DataError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { silentLogger, type Logger } from '../util/log.js';
 import { Rng } from '../util/rng.js';
+import { readCsvRows, throwRowProblems } from './csv-table.js';
 import { compareIds, type Dataset } from './dataset.js';
 import { CLASS_NAMES, SPLIT_NAMES, type Label, type Sample, type SplitName, type SplitSample } from './sample.js';
 
@@ -93,9 +92,6 @@ export function normaliseRelativePath(value: string): string {
   return path.posix.normalize(value.trim().replaceAll('\\', '/')).replace(/^(\.\/)+/, '');
 }
 
-/** Rows listed in one error message before the rest is summarised as a count. */
-const MAX_LISTED_PROBLEMS = 20;
-
 /**
  * Reads a split file: a CSV with header `path,label,split` (any column order), paths relative to
  * the data folder, labels 0/1 or class names, splits train/val/test. Returns the listed samples
@@ -104,43 +100,14 @@ const MAX_LISTED_PROBLEMS = 20;
  * is line 1) for missing images, unknown split names, invalid labels and duplicate rows.
  */
 export async function readSplitFile(file: string, dataset: Dataset, logger: Logger = silentLogger): Promise<SplitSample[]> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new DataError(`${file}: ${code === 'ENOENT' ? 'split file not found' : `cannot read split file (${code})`}`, file);
-  }
-
-  let records: { record: Record<string, string>; info: { lines: number } }[];
-  try {
-    records = parse(text, {
-      columns: (header: string[]) => header.map((name) => name.trim().toLowerCase()),
-      bom: true,
-      skip_empty_lines: true,
-      trim: true,
-      info: true,
-    });
-  } catch (error) {
-    throw new DataError(`${file}: invalid CSV (${(error as Error).message})`, file);
-  }
-  if (records.length === 0) throw new DataError(`${file}: split file has no rows`, file);
-  for (const column of ['path', 'label', 'split']) {
-    if (!(column in records[0].record)) {
-      throw new DataError(
-        `${file}: missing column '${column}'; expected a header row path,label,split, received ${Object.keys(records[0].record).join(',')}`,
-        file,
-      );
-    }
-  }
+  const rows = await readCsvRows(file, 'split file', ['path', 'label', 'split']);
 
   const byId = new Map(dataset.samples.map((sample) => [sample.id, sample]));
   const skippedById = new Map(dataset.skipped.map((entry) => [entry.id, entry.reason]));
   const seen = new Map<string, number>();
   const problems: string[] = [];
   const result: SplitSample[] = [];
-  for (const { record, info } of records) {
-    const line = info.lines;
+  for (const { record, line } of rows) {
     const id = normaliseRelativePath(record.path ?? '');
     const label = parseLabel(record.label ?? '');
     const split = (record.split ?? '').toLowerCase() as SplitName;
@@ -173,11 +140,7 @@ export async function readSplitFile(file: string, dataset: Dataset, logger: Logg
     result.push({ ...sample, label, split });
   }
 
-  if (problems.length > 0) {
-    const listed = problems.slice(0, MAX_LISTED_PROBLEMS).join('\n  ');
-    const more = problems.length > MAX_LISTED_PROBLEMS ? `\n  ... and ${problems.length - MAX_LISTED_PROBLEMS} more` : '';
-    throw new DataError(`${file}: ${problems.length} invalid rows:\n  ${listed}${more}`, file);
-  }
+  throwRowProblems(file, problems);
   return result.sort((a, b) => compareIds(a.id, b.id));
 }
 

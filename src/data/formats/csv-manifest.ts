@@ -4,16 +4,12 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { parse } from 'csv-parse/sync';
-import { DataError } from '../../errors.js';
 import type { Logger } from '../../util/log.js';
+import { readCsvRows, throwRowProblems } from '../csv-table.js';
 import { compareIds, type Dataset } from '../dataset.js';
 import { isMaskFile } from '../discover.js';
 import type { Sample } from '../sample.js';
 import { normaliseRelativePath, parseLabel } from '../split.js';
-
-/** Rows listed in one error message before the rest is summarised as a count. */
-const MAX_LISTED_PROBLEMS = 20;
 
 /**
  * Reads a CSV manifest into a dataset sorted by id (the path as written, normalised to forward
@@ -24,42 +20,13 @@ const MAX_LISTED_PROBLEMS = 20;
 export async function openCsvManifest(file: string, logger: Logger): Promise<Dataset> {
   const absolute = path.resolve(file);
   const folder = path.dirname(absolute);
-  let text: string;
-  try {
-    text = await fs.readFile(absolute, 'utf8');
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new DataError(`${absolute}: ${code === 'ENOENT' ? 'manifest not found' : `cannot read manifest (${code})`}`, absolute);
-  }
-
-  let records: { record: Record<string, string>; info: { lines: number } }[];
-  try {
-    records = parse(text, {
-      columns: (header: string[]) => header.map((name) => name.trim().toLowerCase()),
-      bom: true,
-      skip_empty_lines: true,
-      trim: true,
-      info: true,
-    });
-  } catch (error) {
-    throw new DataError(`${absolute}: invalid CSV (${(error as Error).message})`, absolute);
-  }
-  if (records.length === 0) throw new DataError(`${absolute}: manifest has no rows`, absolute);
-  for (const column of ['path', 'label']) {
-    if (!(column in records[0].record)) {
-      throw new DataError(
-        `${absolute}: missing column '${column}'; expected a header row with path,label, received ${Object.keys(records[0].record).join(',')}`,
-        absolute,
-      );
-    }
-  }
+  const rows = await readCsvRows(absolute, 'manifest', ['path', 'label']);
 
   const samples: Sample[] = [];
   const skipped: Dataset['skipped'] = [];
   const problems: string[] = [];
   const seen = new Map<string, number>();
-  for (const { record, info } of records) {
-    const line = info.lines;
+  for (const { record, line } of rows) {
     const id = normaliseRelativePath(record.path);
     const label = parseLabel(record.label);
     if (id === '' || id.startsWith('../') || path.isAbsolute(id)) {
@@ -87,11 +54,7 @@ export async function openCsvManifest(file: string, logger: Logger): Promise<Dat
     }
     samples.push({ id, file: imageFile, label });
   }
-  if (problems.length > 0) {
-    const listed = problems.slice(0, MAX_LISTED_PROBLEMS).join('\n  ');
-    const more = problems.length > MAX_LISTED_PROBLEMS ? `\n  ... and ${problems.length - MAX_LISTED_PROBLEMS} more` : '';
-    throw new DataError(`${absolute}: ${problems.length} invalid rows:\n  ${listed}${more}`, absolute);
-  }
+  throwRowProblems(absolute, problems);
   if (skipped.length > 0) logger.info(`skipped ${skipped.length} mask files listed in ${absolute}`);
   samples.sort((a, b) => compareIds(a.id, b.id));
   return { root: absolute, format: 'csv', samples, skipped };
