@@ -14,6 +14,8 @@ export { BACKBONE_NAMES } from './model/backbone.js';
 export type { Backbone, BackboneName } from './model/backbone.js';
 export { readBundle } from './model/bundle.js';
 export type { BundleManifest } from './model/bundle.js';
+export { exportBundle } from './model/export-bundle.js';
+export type { ExportContract, ExportResult } from './model/export-bundle.js';
 export { loadPredictor } from './model/predictor.js';
 export type { Prediction, Predictor } from './model/predictor.js';
 export { expandInputs, predictFiles } from './predict/predict-files.js';

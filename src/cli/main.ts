@@ -9,6 +9,7 @@ import { DEFAULT_NEAR_THRESHOLD } from '../data/audit/duplicates.js';
 import { exitCodeFor } from '../errors.js';
 import { EVALUATE_DEFAULTS, runEvaluation } from '../evaluate/evaluate.js';
 import { BACKBONE_NAMES } from '../model/backbone.js';
+import { exportBundle } from '../model/export-bundle.js';
 import { loadPredictor } from '../model/predictor.js';
 import { expandInputs, predictFiles } from '../predict/predict-files.js';
 import { HEAD_TRAINING_DEFAULTS } from '../train/train-head.js';
@@ -178,6 +179,18 @@ program
       `wrote ${result.jsonFile} and ${result.htmlFile} in ${summary.seconds.toFixed(1)} s`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
+  });
+
+program
+  .command('export')
+  .description('Export a model bundle as one ONNX file (backbone, linear head and calibration) and a JSON preprocessing contract beside it')
+  .requiredOption('--model <dir>', "model bundle folder (a run's model/); its backbone must be mobilenet_v2_1.0 and its head linear")
+  .requiredOption('--out <file>', 'ONNX file to write, ending in .onnx; the contract is written to the same name ending in .json')
+  .action(async (options) => {
+    const result = await exportBundle(options.model, options.out);
+    const megabytes = (result.onnxBytes / 1e6).toFixed(1);
+    process.stdout.write(`model ${result.contract.model.name} ${result.contract.model.version}, threshold ${result.contract.model.threshold.toFixed(3)}\n`);
+    process.stdout.write(`wrote ${result.onnxFile} (${megabytes} MB) and ${result.contractFile}\n`);
   });
 
 registerServeCommand(program);

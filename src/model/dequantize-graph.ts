@@ -189,7 +189,8 @@ function copyBytes(bytes: Uint8Array): ArrayBuffer {
   return copy.buffer;
 }
 
-function floatTensor(name: string, dims: number[], data: ArrayLike<number>): TensorProto {
+/** Builds a float32 initializer from raw bytes in host byte order, which is the little-endian order ONNX expects on x86 and ARM. */
+export function floatTensor(name: string, dims: number[], data: ArrayLike<number>): TensorProto {
   const values = Float32Array.from(data);
   return onnx.TensorProto.create({ name, dims, dataType: DataType.FLOAT, rawData: new Uint8Array(values.buffer) });
 }

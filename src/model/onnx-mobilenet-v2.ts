@@ -79,13 +79,14 @@ export const MAP_OUTPUT = 'busight_features_map';
 export const POOLED_OUTPUT = 'busight_features_pooled';
 
 /** Feature blocks in feature-vector order: last-layer means, POOLED_TAPS means, then STD_POOLED. */
-const POOLED_PARTS: readonly PooledPart[] = [{ output: POOLED_OUTPUT, channels: MAP_CHANNELS }, ...POOLED_TAPS, ...STD_POOLED];
+export const POOLED_PARTS: readonly PooledPart[] = [{ output: POOLED_OUTPUT, channels: MAP_CHANNELS }, ...POOLED_TAPS, ...STD_POOLED];
 const LOGITS_OUTPUT = 'output';
-const INPUT_NAME = 'input';
+/** Name of the Model Zoo graph's input, float32 [N, 3, 224, 224] (see toNormalisedNchw). */
+export const INPUT_NAME = 'input';
 
 /** ImageNet channel statistics used by torchvision, applied after scaling RGB to [0, 1]. */
-const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;
-const IMAGENET_STD = [0.229, 0.224, 0.225] as const;
+export const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;
+export const IMAGENET_STD = [0.229, 0.224, 0.225] as const;
 
 /**
  * Images per ONNX Runtime call. On a 2-core x86_64 machine with 2 intra-op threads, batches of 8

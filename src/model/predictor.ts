@@ -86,8 +86,8 @@ class BundlePredictor implements Predictor {
         threshold: this.manifest.threshold,
       };
       if (options.heatmap && batch.maps) {
-        // Grad-CAM of the unmirrored view. NOTE: only the last map's channels get a location, so
-        // the evidence carried by features pooled from earlier blocks is not shown.
+        // Grad-CAM of the unmirrored view. NOTE: only the channel means of the last map get a
+        // location, so the evidence in their standard deviations and in earlier blocks is not shown.
         const mapSize = mapHeight * mapWidth * channels;
         const row = index * testTimeViews;
         prediction.heatmap = gradCam(

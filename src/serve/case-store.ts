@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync } from 'node:fs';
+import { chmodSync } from 'node:fs';
 import * as path from 'node:path';
 
 import Database from 'better-sqlite3';
 
 import { DataError } from '../errors.js';
 import type { Label } from '../data/sample.js';
+import { makeDirectorySync } from '../util/make-directory.js';
 
 /** One stored prediction without its image and heat map bytes. */
 export interface CaseRecord {
@@ -83,7 +84,7 @@ export class CaseStore {
   /** Opens or creates the database in `dataDir`, creating the folder when missing. */
   static open(dataDir: string): CaseStore {
     // Cases are patient images: only the user running the server may read them.
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    makeDirectorySync(dataDir, 0o700);
     const file = path.join(dataDir, DATABASE_FILE);
     let db: Database.Database;
     try {

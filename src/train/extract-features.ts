@@ -9,6 +9,7 @@ import type { Sample } from '../data/sample.js';
 import type { Backbone } from '../model/backbone.js';
 import { FIXED_VIEW_COUNT, fixedViews } from '../model/fixed-views.js';
 import { sha256, writeFileAtomic } from '../util/atomic.js';
+import { makeDirectory } from '../util/make-directory.js';
 import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
 import { Rng } from '../util/rng.js';
@@ -65,7 +66,7 @@ export async function extractFeatures(
   const imagesPerBatch = options.imagesPerBatch ?? Math.max(1, Math.floor(32 / options.views));
   const dim = backbone.featureDim;
   const cacheFolder = options.cacheDir ? path.join(options.cacheDir, 'features', backboneKey) : undefined;
-  if (cacheFolder) await fs.mkdir(cacheFolder, { recursive: true });
+  if (cacheFolder) await makeDirectory(cacheFolder);
 
   const perSample = new Map<string, Float32Array>();
   const skipped: { id: string; reason: string }[] = [];

@@ -23,6 +23,7 @@ import type { HeadWeights } from '../model/head.js';
 import { loadBackbone } from '../model/load-backbone.js';
 import { loadPredictor } from '../model/predictor.js';
 import { cacheRootDir } from '../model/weights.js';
+import { makeDirectory } from '../util/make-directory.js';
 import { publishStaged, removeStaleStaging, sha256, sha256File, stagingDirIn, writeFileAtomic } from '../util/atomic.js';
 import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
@@ -187,7 +188,11 @@ interface RoundContext {
  */
 async function trainRound(samples: SplitSample[], options: TrainOptions, context: RoundContext): Promise<RoundResult> {
   const outDir = options.out;
-  await fs.mkdir(outDir, { recursive: true });
+  try {
+    await makeDirectory(outDir);
+  } catch (error) {
+    throw new ConfigError(`cannot create the output folder ${outDir} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); choose a writable folder with --out`);
+  }
   await removeStaleStaging(outDir);
   const staging = stagingDirIn(outDir);
   await fs.mkdir(staging);

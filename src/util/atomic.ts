@@ -2,12 +2,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 
+import { makeDirectory } from './make-directory.js';
+
 /**
  * Writes a file atomically: the content goes to a temporary file in the same folder,
  * which is then renamed over the target, so a killed process leaves either the old file or the new one.
  */
 export async function writeFileAtomic(target: string, content: string | Uint8Array): Promise<void> {
-  await fs.mkdir(path.dirname(target), { recursive: true });
+  await makeDirectory(path.dirname(target));
   const temporary = `${target}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   try {
     await fs.writeFile(temporary, content);
@@ -24,11 +26,11 @@ export async function writeFileAtomic(target: string, content: string | Uint8Arr
  */
 export async function writeDirAtomic(target: string, fill: (dir: string) => Promise<void>): Promise<void> {
   const parent = path.dirname(target);
-  await fs.mkdir(parent, { recursive: true });
+  await makeDirectory(parent);
   const suffix = `${process.pid}-${randomBytes(4).toString('hex')}`;
   const temporary = path.join(parent, `.${path.basename(target)}.tmp-${suffix}`);
   const previous = path.join(parent, `.${path.basename(target)}.old-${suffix}`);
-  await fs.mkdir(temporary, { recursive: true });
+  await makeDirectory(temporary);
   try {
     await fill(temporary);
   } catch (error) {

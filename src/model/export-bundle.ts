@@ -1,0 +1,262 @@
+/**
+ * `busight export`: writes a model bundle as one ONNX file (see buildExportModel) and a JSON
+ * contract beside it. The contract states how to build the model's input from an image and how to
+ * read its outputs, so another runtime can reproduce busight's probability.
+ */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+
+import { ConfigError, ModelError } from '../errors.js';
+import { sha256, sha256File, writeFileAtomic } from '../util/atomic.js';
+import { BUSIGHT_VERSION } from '../version.js';
+import { BACKBONE_SPECS } from './backbone.js';
+import { BUNDLE_MANIFEST_FILE, readBundle } from './bundle.js';
+import { buildExportModel, EXPORT_INPUT, PROBABILITY_OUTPUT, VIEW_AXIS, VIEW_LOGITS_OUTPUT } from './export-onnx.js';
+import { FIXED_VIEW_COUNT, ZOOM_CROP } from './fixed-views.js';
+import { IMAGENET_MEAN, IMAGENET_STD } from './onnx-mobilenet-v2.js';
+
+/** The only backbone whose graph the export can extend. */
+const EXPORTABLE_BACKBONE = 'mobilenet_v2_1.0';
+
+/** Crop window as fractions of the source width and height. */
+interface CropWindow {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+}
+
+/** One fixed view of an image, as the contract lists it. */
+export interface ExportView {
+  /** Position of the view along the first axis of the input. */
+  index: number;
+  name: 'image' | 'image_mirrored' | 'zoom' | 'zoom_mirrored';
+  /** Part of the decoded image the view shows, as fractions of its width and height. */
+  crop: CropWindow;
+  /** Whether the view is mirrored left to right after cropping and resizing. */
+  mirror: boolean;
+  description: string;
+}
+
+/** Contents of the JSON file written beside the exported ONNX file. */
+export interface ExportContract {
+  format: 'busight-onnx-export';
+  formatVersion: 1;
+  /** busight version that wrote the export. */
+  busightVersion: string;
+  createdAt: string;
+  model: {
+    name: string;
+    /** Model version of the source bundle (see modelVersionOf). */
+    version: string;
+    classNames: ['benign', 'malignant'];
+    positiveClass: 'malignant';
+    /** Decision threshold on `probability`, in [0, 1]: malignant when probability >= threshold. */
+    threshold: number;
+    /** Malignant sensitivity on validation data that the threshold was chosen for. */
+    targetSensitivity: number;
+  };
+  onnx: {
+    /** File name of the ONNX model, in the same folder as this JSON file. */
+    file: string;
+    sha256: string;
+    bytes: number;
+    input: { name: string; dtype: 'float32'; shape: [string, number, number, number]; description: string };
+    outputs: { name: string; dtype: 'float32'; shape: [string | number]; description: string }[];
+  };
+  preprocessing: {
+    decode: string;
+    inputSize: number;
+    resize: string;
+    resampling: string;
+    channelOrder: 'RGB';
+    scale: number;
+    mean: readonly number[];
+    std: readonly number[];
+    formula: string;
+    layout: 'NCHW';
+    dtype: 'float32';
+  };
+  /** Views to stack along the input's first axis, in this order. Their count is the bundle's testTimeViews. */
+  views: ExportView[];
+  head: {
+    featureDim: number;
+    calibration: { scale: number; shift: number };
+    formula: string;
+  };
+  /** The bundle the export was built from, with the SHA-256 of each of its files. */
+  source: {
+    bundleBusightVersion: string;
+    manifestSha256: string;
+    files: { path: string; sha256: string }[];
+  };
+}
+
+/** Result of exportBundle. */
+export interface ExportResult {
+  onnxFile: string;
+  contractFile: string;
+  /** Size of the written ONNX file in bytes. */
+  onnxBytes: number;
+  contract: ExportContract;
+}
+
+/**
+ * Returns the contract file for an ONNX output path: `model.onnx` gives `model.json`. Throws
+ * ConfigError unless the path ends in `.onnx`.
+ */
+export function contractFileFor(onnxFile: string): string {
+  if (!/\.onnx$/i.test(onnxFile)) {
+    throw new ConfigError(`--out ${onnxFile}: expected a file name ending in .onnx, because the JSON contract is written beside it with .json`);
+  }
+  return onnxFile.replace(/\.onnx$/i, '.json');
+}
+
+/**
+ * Exports the bundle in `bundleDir` (hashes verified by readBundle) to `onnxFile` and its
+ * contract to contractFileFor(onnxFile). Each file is written atomically, the ONNX file first,
+ * and the contract stores the ONNX file's SHA-256, so a reader can detect a mismatched pair.
+ * Throws ConfigError for an invalid output path, and ModelError naming the bundle when the bundle
+ * is damaged, its backbone is not mobilenet_v2_1.0 or its head has hidden layers.
+ */
+export async function exportBundle(bundleDir: string, onnxFile: string): Promise<ExportResult> {
+  const contractFile = contractFileFor(onnxFile);
+  for (const file of [onnxFile, contractFile]) await checkWritableFile(file);
+
+  const bundle = await readBundle(bundleDir);
+  const { manifest } = bundle;
+  if (manifest.backbone.name !== EXPORTABLE_BACKBONE) {
+    throw new ModelError(
+      `${bundleDir}: the backbone is ${manifest.backbone.name}, but export supports ${EXPORTABLE_BACKBONE} only. ` +
+        `Retrain with --backbone ${EXPORTABLE_BACKBONE} to export.`,
+    );
+  }
+  const spec = BACKBONE_SPECS[EXPORTABLE_BACKBONE];
+  const { inputSize, testTimeViews } = manifest.preprocessing;
+  if (inputSize !== spec.inputSize) {
+    throw new ModelError(`${bundleDir}: preprocessing.inputSize is ${inputSize}, but ${EXPORTABLE_BACKBONE} takes ${spec.inputSize}`);
+  }
+  if (!Number.isInteger(testTimeViews) || testTimeViews < 1 || testTimeViews > FIXED_VIEW_COUNT) {
+    throw new ModelError(`${bundleDir}: preprocessing.testTimeViews is ${testTimeViews}, expected an integer from 1 to ${FIXED_VIEW_COUNT}`);
+  }
+
+  const backboneFile = path.join(bundle.backboneDir, spec.entryFile);
+  let backboneBytes: Uint8Array;
+  try {
+    backboneBytes = await fs.readFile(backboneFile);
+  } catch (error) {
+    throw new ModelError(`failed to read ${backboneFile}: ${(error as Error).message}`);
+  }
+
+  const model = buildExportModel(backboneBytes, bundle.head, {
+    source: bundleDir,
+    metadata: {
+      busight_version: BUSIGHT_VERSION,
+      model_name: manifest.modelName,
+      model_version: manifest.modelVersion,
+      class_names: JSON.stringify(manifest.classNames),
+      threshold: String(manifest.threshold),
+      test_time_views: String(testTimeViews),
+    },
+  });
+  await writeFileAtomic(onnxFile, model);
+
+  const contract: ExportContract = {
+    format: 'busight-onnx-export',
+    formatVersion: 1,
+    busightVersion: BUSIGHT_VERSION,
+    createdAt: new Date().toISOString(),
+    model: {
+      name: manifest.modelName,
+      version: manifest.modelVersion,
+      classNames: manifest.classNames,
+      positiveClass: 'malignant',
+      threshold: manifest.threshold,
+      targetSensitivity: manifest.targetSensitivity,
+    },
+    onnx: onnxSection(path.basename(onnxFile), model, spec.inputSize),
+    preprocessing: preprocessingSection(spec.inputSize),
+    views: fixedViewList(spec.inputSize).slice(0, testTimeViews),
+    head: {
+      featureDim: bundle.head.featureDim,
+      calibration: { ...bundle.head.calibration },
+      formula: 'view_logit = sum_j kernel_j * (feature_j - mean_j) / std_j + bias; probability = sigmoid(scale * mean(view_logits) + shift)',
+    },
+    source: {
+      bundleBusightVersion: manifest.busightVersion,
+      manifestSha256: await sha256File(path.join(bundleDir, BUNDLE_MANIFEST_FILE)),
+      files: [...manifest.backbone.files, { path: manifest.head.file, sha256: manifest.head.sha256 }],
+    },
+  };
+  await writeFileAtomic(contractFile, `${JSON.stringify(contract, null, 2)}\n`);
+  return { onnxFile, contractFile, onnxBytes: model.length, contract };
+}
+
+/** Throws ConfigError when `file` is an existing folder, which an atomic rename cannot replace. */
+async function checkWritableFile(file: string): Promise<void> {
+  try {
+    if ((await fs.stat(file)).isDirectory()) throw new ConfigError(`--out: ${file} is a folder. Pass a file path ending in .onnx.`);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+}
+
+function onnxSection(file: string, model: Uint8Array, size: number): ExportContract['onnx'] {
+  return {
+    file,
+    sha256: sha256(model),
+    bytes: model.length,
+    input: {
+      name: EXPORT_INPUT,
+      dtype: 'float32',
+      shape: [VIEW_AXIS, 3, size, size],
+      description: `The ${VIEW_AXIS} >= 1 preprocessed views of one image, stacked in the order of \`views\`.`,
+    },
+    outputs: [
+      { name: VIEW_LOGITS_OUTPUT, dtype: 'float32', shape: [VIEW_AXIS], description: 'Raw (uncalibrated) head logit of each view.' },
+      {
+        name: PROBABILITY_OUTPUT,
+        dtype: 'float32',
+        shape: [1],
+        description: 'Calibrated malignancy probability in [0, 1] of the mean view logit. It matches busight predict when the input contains the views listed in `views`, built as busight builds them.',
+      },
+    ],
+  };
+}
+
+function preprocessingSection(size: number): ExportContract['preprocessing'] {
+  return {
+    decode: 'Decode to 8-bit RGB: grey images replicated to three channels, alpha dropped, EXIF orientation applied, 16-bit samples scaled to 8 bits.',
+    inputSize: size,
+    resize: `Each view is resized to ${size} x ${size} without keeping the aspect ratio, then rounded to uint8.`,
+    resampling:
+      "busight resizes the 'image' view with libvips (sharp resize, kernel 'linear', fit 'fill') and samples the 'zoom' views " +
+      'bilinearly at pixel centres without prefiltering. Another resampler gives slightly different pixels, so its probabilities differ slightly from busight predict.',
+    channelOrder: 'RGB',
+    scale: 1 / 255,
+    mean: [...IMAGENET_MEAN],
+    std: [...IMAGENET_STD],
+    formula: 'input[v, c, y, x] = (pixel[y, x, c] / 255 - mean[c]) / std[c]',
+    layout: 'NCHW',
+    dtype: 'float32',
+  };
+}
+
+/** Lists the FIXED_VIEW_COUNT views that fixedViews builds, in its order. */
+function fixedViewList(size: number): ExportView[] {
+  const whole: CropWindow = { left: 0, top: 0, width: 1, height: 1 };
+  const zoom: CropWindow = { ...ZOOM_CROP };
+  const percent = `${Math.round(ZOOM_CROP.width * 100)}%`;
+  return [
+    { index: 0, name: 'image', crop: whole, mirror: false, description: `The whole image resized to ${size} x ${size}.` },
+    { index: 1, name: 'image_mirrored', crop: whole, mirror: true, description: 'View 0 mirrored left to right.' },
+    {
+      index: 2,
+      name: 'zoom',
+      crop: zoom,
+      mirror: false,
+      description: `The central ${percent} of the image's width and height, resized to ${size} x ${size}.`,
+    },
+    { index: 3, name: 'zoom_mirrored', crop: zoom, mirror: true, description: 'View 2 mirrored left to right.' },
+  ];
+}
