@@ -16,7 +16,7 @@ import { HEAD_TRAINING_DEFAULTS } from '../train/train-head.js';
 import { runTraining, TRAIN_DEFAULTS } from '../train/train.js';
 import { BUSIGHT_VERSION } from '../version.js';
 import { registerServeCommand } from './serve-command.js';
-import { parseBackbone, parseHashDistance, parseFraction, parseLanguage, parsePositiveInteger, parseUnitList } from './options.js';
+import { parseBackbone, parseFoldCount, parseHashDistance, parseFraction, parseLanguage, parsePositiveInteger, parseUnitList } from './options.js';
 import { formatMetricsTable } from './summary-table.js';
 import { terminalLogger } from './terminal-logger.js';
 
@@ -35,7 +35,7 @@ program
   .requiredOption('--data <dir>', 'data folder with benign/ and malignant/ subfolders')
   .requiredOption('--out <dir>', 'run folder to write')
   .option('--split-file <csv>', 'CSV path,label,split (paths relative to --data) instead of a random stratified split')
-  .option('--folds <k>', 'group-aware stratified k-fold cross-validation instead of one 7:2:1 split (k >= 2)', parsePositiveInteger)
+  .option('--folds <k>', 'group-aware stratified k-fold cross-validation instead of one 7:2:1 split (k >= 2)', parseFoldCount)
   .option('--no-group-split', 'split image by image instead of keeping duplicate groups together (leaky; for comparison only)')
   .option('--keep-conflicts', 'keep images whose duplicate group carries both labels')
   .option('--near-threshold <bits>', 'maximum perceptual-hash distance (0-64 bits) for near duplicates', parseHashDistance, TRAIN_DEFAULTS.nearThreshold)
@@ -43,9 +43,9 @@ program
   .option('--target-sensitivity <x>', 'malignant sensitivity on validation that the threshold is chosen for', parseFraction, TRAIN_DEFAULTS.targetSensitivity)
   .addOption(new Option('--backbone <name>', 'ImageNet backbone').choices([...BACKBONE_NAMES]).default(TRAIN_DEFAULTS.backbone).argParser(parseBackbone))
   .option('--weights <dir>', 'folder with backbone weights (default: $BUSIGHT_WEIGHTS_DIR, then the cache, then download)')
-  .option('--cache-dir <dir>', 'cache folder for weights and features (default: $BUSIGHT_CACHE_DIR or ~/.cache/busight)')
+  .option('--cache-dir <dir>', 'cache folder for weights and features (default: $BUSIGHT_CACHE_DIR, else $XDG_CACHE_HOME/busight, else ~/.cache/busight)')
   .option('--no-cache', 'do not read or write cached features')
-  .option('--views <n>', 'views per training image: the image, its mirror and random augmentations', parsePositiveInteger, TRAIN_DEFAULTS.trainViews)
+  .option('--views <n>', 'views per training image: up to 4 fixed views (the image, its mirror, the central 85% crop and its mirror), then random augmentations', parsePositiveInteger, TRAIN_DEFAULTS.trainViews)
   .addOption(
     new Option('--solver <name>', "head solver: 'lbfgs' = logistic regression with the L2 penalty chosen on validation; 'adam' = mini-batch Adam with dropout, learning-rate decay and early stopping")
       .choices(['lbfgs', 'adam'])
@@ -195,6 +195,24 @@ program
 
 registerServeCommand(program);
 
+/** File system error codes that mean a user-given path is unusable, with plain-words reasons. */
+const PATH_ERROR_REASONS: Readonly<Record<string, string>> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  ENOTDIR: 'a part of the path is a file, not a folder',
+  EISDIR: 'the path is a folder, expected a file',
+  ENOSPC: 'no space left on the device',
+  EEXIST: 'a file already exists there',
+};
+
+/** Returns a one-line message for a file system error on a path, or undefined for other errors. */
+function describePathError(error: unknown): string | undefined {
+  const { code, path: failedPath, syscall } = error as NodeJS.ErrnoException;
+  if (typeof code !== 'string' || typeof failedPath !== 'string' || !(code in PATH_ERROR_REASONS)) return undefined;
+  return `${syscall ?? 'access'} ${failedPath} failed: ${PATH_ERROR_REASONS[code]} (${code}); check the path and its permissions`;
+}
+
 function parsePositiveIntegerOrZero(value: string): number {
   return value === '0' ? 0 : parsePositiveInteger(value);
 }
@@ -207,8 +225,15 @@ try {
     process.exitCode = error.exitCode === 0 ? 0 : 2;
     process.exit();
   }
-  const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`\nerror: ${message}\n`);
-  if (exitCodeFor(error) === 1 && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
-  if (process.exitCode === undefined || process.exitCode === 0) process.exitCode = exitCodeFor(error);
+  const pathError = describePathError(error);
+  if (pathError) {
+    // A path the user gave cannot be written or read: a usage problem, not a busight bug.
+    process.stderr.write(`\nerror: ${pathError}\n`);
+    process.exitCode = 2;
+  } else {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stderr.write(`\nerror: ${message}\n`);
+    if (exitCodeFor(error) === 1 && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+    if (process.exitCode === undefined || process.exitCode === 0) process.exitCode = exitCodeFor(error);
+  }
 }

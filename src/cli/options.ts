@@ -19,6 +19,13 @@ export function parsePositiveInteger(value: string): number {
   return number;
 }
 
+/** Parses a cross-validation fold count, an integer of at least 2. */
+export function parseFoldCount(value: string): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 2) throw new InvalidArgumentError(`expected an integer of at least 2, received ${JSON.stringify(value)}`);
+  return number;
+}
+
 /** Parses a perceptual-hash distance in bits, 0 to 64. */
 export function parseHashDistance(value: string): number {
   const number = parseInteger(value);

@@ -14,6 +14,7 @@ import { ModelError } from '../errors.js';
 import { runEvaluation } from '../evaluate/evaluate.js';
 import { copyBusiSubset, readSplitRows, smallTrainingOptions } from '../train/e2e-fixtures.js';
 import { runTraining } from '../train/train.js';
+import { modelVersionOf, type BundleManifest } from './bundle.js';
 import { loadPredictor } from './predictor.js';
 
 let root: string;
@@ -140,6 +141,25 @@ describe('damaged bundle', () => {
       assert.match(error.message, /does not match its contents/);
       return true;
     });
+  });
+
+  test('edited manifest values give ModelError', async () => {
+    const edits: { name: string; edit: (manifest: Record<string, any>) => void; message: RegExp }[] = [
+      { name: 'threshold', edit: (manifest) => (manifest.threshold = 5), message: /threshold is 5, expected a probability/ },
+      { name: 'views', edit: (manifest) => (manifest.preprocessing.testTimeViews = 0), message: /testTimeViews is 0, expected an integer from 1 to 4/ },
+      { name: 'head-path', edit: (manifest) => (manifest.head.file = '../outside.json'), message: /a file path is "\.\.\/outside\.json"/ },
+    ];
+    for (const { name, edit, message } of edits) {
+      const bundle = await copyOfBundle(`bundle-edited-${name}`);
+      const manifestFile = path.join(bundle, 'bundle.json');
+      const manifest = await readJson(manifestFile);
+      edit(manifest);
+      // A careful editor also recomputes the model version; the values must still be checked.
+      manifest.modelVersion = modelVersionOf(manifest as BundleManifest);
+      await fs.writeFile(manifestFile, JSON.stringify(manifest, null, 2));
+      await assert.rejects(loadPredictor(bundle), ModelError, `${name}: expected ModelError`);
+      await assert.rejects(loadPredictor(bundle), message, `${name}: unexpected message`);
+    }
   });
 
   test('missing backbone file gives ModelError', async () => {

@@ -6,7 +6,8 @@ import { ModelError } from '../errors.js';
 import { sha256, sha256File, writeDirAtomic } from '../util/atomic.js';
 import { BUSIGHT_VERSION } from '../version.js';
 import type { BackboneName } from './backbone.js';
-import { BACKBONE_NAMES } from './backbone.js';
+import { BACKBONE_NAMES, BACKBONE_SPECS } from './backbone.js';
+import { FIXED_VIEW_COUNT } from './fixed-views.js';
 import type { HeadWeights } from './head.js';
 
 export const BUNDLE_MANIFEST_FILE = 'bundle.json';
@@ -153,6 +154,8 @@ export async function readBundle(dir: string): Promise<LoadedBundle> {
     throw new ModelError(`${manifestFile}: unknown backbone ${JSON.stringify(manifest.backbone?.name)}; expected one of ${BACKBONE_NAMES.join(', ')}`);
   }
 
+  checkManifestValues(manifest, manifestFile);
+
   // Verify hashes.
   for (const entry of [...manifest.backbone.files, { path: manifest.head.file, sha256: manifest.head.sha256 }]) {
     const file = path.join(dir, entry.path);
@@ -177,4 +180,29 @@ export async function readBundle(dir: string): Promise<LoadedBundle> {
 
   const head = JSON.parse(await fs.readFile(path.join(dir, manifest.head.file), 'utf8')) as HeadWeights;
   return { dir, manifest, head, backboneDir: path.join(dir, BACKBONE_FOLDER) };
+}
+
+/**
+ * Checks the manifest values that predictions use, because a hand-edited manifest can carry a
+ * recomputed model version. Throws ModelError naming the manifest and the value.
+ */
+function checkManifestValues(manifest: BundleManifest, manifestFile: string): void {
+  const invalid = (field: string, value: unknown, expected: string) =>
+    new ModelError(`${manifestFile}: ${field} is ${JSON.stringify(value)}, expected ${expected}; restore the bundle that train wrote`);
+  if (typeof manifest.threshold !== 'number' || !(manifest.threshold >= 0 && manifest.threshold <= 1)) {
+    throw invalid('threshold', manifest.threshold, 'a probability from 0 to 1');
+  }
+  const { testTimeViews, inputSize } = manifest.preprocessing ?? {};
+  if (!Number.isInteger(testTimeViews) || testTimeViews < 1 || testTimeViews > FIXED_VIEW_COUNT) {
+    throw invalid('preprocessing.testTimeViews', testTimeViews, `an integer from 1 to ${FIXED_VIEW_COUNT}`);
+  }
+  const expectedSize = BACKBONE_SPECS[manifest.backbone.name].inputSize;
+  if (inputSize !== expectedSize) throw invalid('preprocessing.inputSize', inputSize, `${expectedSize} for ${manifest.backbone.name}`);
+  for (const file of [...manifest.backbone.files.map((entry) => entry.path), manifest.head?.file]) {
+    // Files must stay inside the bundle folder.
+    const normalised = typeof file === 'string' ? path.posix.normalize(file.replaceAll('\\', '/')) : '';
+    if (normalised === '' || path.isAbsolute(normalised) || normalised === '..' || normalised.startsWith('../')) {
+      throw invalid('a file path', file, 'a path inside the bundle folder');
+    }
+  }
 }

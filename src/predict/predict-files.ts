@@ -26,7 +26,8 @@ export interface PredictionRow {
 /**
  * Expands files and folders into the image files to predict: folders are walked recursively in
  * sorted order, keeping files with an image extension and leaving out segmentation masks
- * (`*_mask*.png`). A file named explicitly is always kept. Throws DataError for a missing path,
+ * (`*_mask*.png`) and hidden entries (names starting with a dot, such as macOS `._a.jpg`
+ * resource files). A file named explicitly is always kept. Throws DataError for a missing path,
  * or when no image file is found at all.
  */
 export async function expandInputs(inputs: string[], logger: Logger = silentLogger): Promise<string[]> {
@@ -105,6 +106,7 @@ async function walk(dir: string): Promise<string[]> {
   entries.sort((a, b) => compareIds(a.name, b.name));
   const files: string[] = [];
   for (const entry of entries) {
+    if (entry.name.startsWith('.')) continue;
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) files.push(...(await walk(full)));
     else if (entry.isFile()) files.push(full);

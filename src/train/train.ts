@@ -123,8 +123,17 @@ export async function runTraining(input: Partial<TrainOptions> & Pick<TrainOptio
   const logger = options.logger;
   const started = performance.now();
   if (options.folds !== undefined && options.splitFile) throw new ConfigError('--folds and --split-file cannot be combined: choose one way to split');
+  if (options.folds !== undefined && (!Number.isInteger(options.folds) || options.folds < 2)) {
+    throw new ConfigError(`--folds ${options.folds}: expected an integer of at least 2`);
+  }
+  const head = { ...HEAD_TRAINING_DEFAULTS, ...options.head };
+  if (head.solver === 'lbfgs' && head.hiddenUnits.length > 0) {
+    throw new ConfigError(`--hidden ${head.hiddenUnits.join(',')}: hidden layers need --solver adam; the lbfgs solver fits a linear head`);
+  }
   const outStat = await fs.stat(options.out).catch(() => undefined);
   if (outStat && !outStat.isDirectory()) throw new ConfigError(`--out ${options.out}: exists and is not a folder; choose a folder for the run`);
+  // Create the run folder before the slow work, so an unwritable --out fails at once.
+  await makeOutputDir(options.out);
   logger.info(`busight ${BUSIGHT_VERSION} train: backbone ${options.backbone}, seed ${options.seed}`);
 
   // Open, audit and split.
@@ -188,11 +197,7 @@ interface RoundContext {
  */
 async function trainRound(samples: SplitSample[], options: TrainOptions, context: RoundContext): Promise<RoundResult> {
   const outDir = options.out;
-  try {
-    await makeDirectory(outDir);
-  } catch (error) {
-    throw new ConfigError(`cannot create the output folder ${outDir} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); choose a writable folder with --out`);
-  }
+  await makeOutputDir(outDir);
   await removeStaleStaging(outDir);
   const staging = stagingDirIn(outDir);
   await fs.mkdir(staging);
@@ -418,6 +423,16 @@ function reportSplitCounts(counts: Record<SplitName, { benign: number; malignant
 function splitSummary(groups: Record<SplitName, { label: Label }[]>): string {
   const counts = countsBySplit(groups);
   return `split: ${SPLIT_NAMES.map((split) => `${split} ${counts[split].benign} benign + ${counts[split].malignant} malignant`).join(', ')}`;
+}
+
+/** Creates a run folder, turning a file system refusal into a ConfigError that names it. */
+async function makeOutputDir(dir: string): Promise<void> {
+  try {
+    await makeDirectory(dir);
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new ConfigError(`cannot create the output folder ${dir} (${reason}); choose a writable folder with --out`);
+  }
 }
 
 async function backboneHash(backbone: Backbone): Promise<string> {
