@@ -3,6 +3,7 @@ import * as path from 'node:path';
 
 import { compareIds } from '../data/dataset.js';
 import { hasImageExtension, IMAGE_EXTENSIONS, isMaskFile } from '../data/discover.js';
+import { isDicom } from '../data/formats/dicom.js';
 import { decodeImageBytes, isSkippableImageError, readSampleBytes } from '../data/image.js';
 import { checkAssessable } from '../data/image-content.js';
 import { CLASS_NAMES } from '../data/sample.js';
@@ -27,7 +28,8 @@ export interface PredictionRow {
  * Expands files and folders into the image files to predict: folders are walked recursively in
  * sorted order, keeping files with an image extension and leaving out segmentation masks
  * (`*_mask*.png`) and hidden entries (names starting with a dot, such as macOS `._a.jpg`
- * resource files). A file named explicitly is always kept. Throws DataError for a missing path,
+ * resource files). Files without an extension are kept when they start as DICOM Part 10 files,
+ * as scanners often write them (`IM0001`). A file named explicitly is always kept. Throws DataError for a missing path,
  * or when no image file is found at all.
  */
 export async function expandInputs(inputs: string[], logger: Logger = silentLogger): Promise<string[]> {
@@ -43,7 +45,11 @@ export async function expandInputs(inputs: string[], logger: Logger = silentLogg
       const found = await walk(input);
       const masks = found.filter((file) => isMaskFile(file)).length;
       if (masks > 0) logger.info(`${input}: left out ${masks} segmentation mask file(s)`);
-      const images = found.filter((file) => hasImageExtension(file) && !isMaskFile(file));
+      const images: string[] = [];
+      for (const file of found) {
+        if (isMaskFile(file)) continue;
+        if (hasImageExtension(file) || (path.extname(file) === '' && (await startsAsDicom(file)))) images.push(file);
+      }
       if (images.length === 0) logger.warn(`${input}: no image files found (image extensions: ${IMAGE_EXTENSIONS.join(' ')})`);
       files.push(...images);
     } else {
@@ -99,6 +105,18 @@ export async function predictFiles(
     logger.progress({ stage: 'predict', current: Math.min(start + batchSize, files.length), total: files.length });
   }
   return rows;
+}
+
+/** Returns true when the file's first 132 bytes carry the DICOM Part-10 marker. */
+async function startsAsDicom(file: string): Promise<boolean> {
+  const handle = await fs.open(file, 'r');
+  try {
+    const head = new Uint8Array(132);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    return isDicom(head.subarray(0, bytesRead));
+  } finally {
+    await handle.close();
+  }
 }
 
 async function walk(dir: string): Promise<string[]> {
