@@ -3,7 +3,7 @@ import { test } from 'node:test';
 
 import { DataError } from '../errors.js';
 import type { RgbImage } from './image.js';
-import { checkAssessable, greyLevelSd } from './image-content.js';
+import { checkAssessable, greyLevelSd, UnassessableImageError } from './image-content.js';
 
 function flat(width: number, height: number, value: number): RgbImage {
   return { data: new Uint8Array(width * height * 3).fill(value), width, height };
@@ -19,13 +19,22 @@ test('greyLevelSd of two levels', () => {
 test('checkAssessable rejects blank image', () => {
   assert.throws(() => checkAssessable(flat(256, 256, 128), 'scan.png'), (error: unknown) => {
     assert.ok(error instanceof DataError);
+    assert.ok(error instanceof UnassessableImageError);
+    assert.equal(error.reason, 'blank');
+    assert.equal(error.path, 'scan.png');
     assert.match(error.message, /^scan\.png: image is blank/);
     return true;
   });
 });
 
 test('checkAssessable rejects tiny image', () => {
-  assert.throws(() => checkAssessable(flat(1, 1, 128), 'dot.png'), /dot\.png: image is 1x1 pixels, too small/);
+  assert.throws(() => checkAssessable(flat(1, 1, 128), 'dot.png'), (error: unknown) => {
+    assert.ok(error instanceof DataError);
+    assert.ok(error instanceof UnassessableImageError);
+    assert.equal(error.reason, 'too_small');
+    assert.match(error.message, /^dot\.png: image is 1x1 pixels, too small/);
+    return true;
+  });
 });
 
 test('checkAssessable accepts textured image', () => {

@@ -11,20 +11,35 @@ export const MIN_ASSESSABLE_SIDE = 32;
  */
 export const MIN_GREY_LEVEL_SD = 2;
 
+/** Reason why checkAssessable rejected an image. */
+export type UnassessableReason = 'too_small' | 'blank';
+
+/** DataError for an image that decodes but is too small or blank to assess. */
+export class UnassessableImageError extends DataError {
+  override name = 'UnassessableImageError';
+  readonly reason: UnassessableReason;
+  constructor(reason: UnassessableReason, message: string, path?: string) {
+    super(message, path);
+    this.reason = reason;
+  }
+}
+
 /**
- * Throws DataError naming `name` when an image (RGB uint8 HWC) is too small or blank to assess,
- * so no probability is reported for it.
+ * Throws UnassessableImageError (a DataError) naming `name` when an image (RGB uint8 HWC) is too
+ * small or blank to assess, so no probability is reported for it.
  */
 export function checkAssessable(image: RgbImage, name: string): void {
   if (Math.min(image.width, image.height) < MIN_ASSESSABLE_SIDE) {
-    throw new DataError(
+    throw new UnassessableImageError(
+      'too_small',
       `${name}: image is ${image.width}x${image.height} pixels, too small to assess (at least ${MIN_ASSESSABLE_SIDE} pixels on each side are needed)`,
       name,
     );
   }
   const sd = greyLevelSd(image);
   if (sd < MIN_GREY_LEVEL_SD) {
-    throw new DataError(
+    throw new UnassessableImageError(
+      'blank',
       `${name}: image is blank (grey-level standard deviation ${sd.toFixed(2)}, below ${MIN_GREY_LEVEL_SD}); check that the right file was exported`,
       name,
     );

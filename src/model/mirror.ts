@@ -15,3 +15,15 @@ export function mirrorRgb(image: RgbImage): RgbImage {
   }
   return { data, width, height };
 }
+
+/** Mirrors a float32 [height, width] map left to right into a new array of the same size. */
+export function mirrorMap(map: Float32Array, height: number, width: number): Float32Array {
+  if (map.length !== height * width) {
+    throw new RangeError(`mirrorMap: expected ${height}x${width} = ${height * width} values, received ${map.length}`);
+  }
+  const mirrored = new Float32Array(map.length);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) mirrored[y * width + (width - 1 - x)] = map[y * width + x];
+  }
+  return mirrored;
+}

@@ -9,6 +9,7 @@ import { readBundle } from './bundle.js';
 import { fixedViews } from './fixed-views.js';
 import { calibratedProbability, gradCam, headLogit } from './head.js';
 import { loadBackboneFromDir } from './load-backbone.js';
+import { mirrorMap } from './mirror.js';
 
 /** Result for one image. */
 export interface Prediction {
@@ -18,7 +19,7 @@ export interface Prediction {
   label: Label;
   /** The bundle's operating threshold in [0, 1]. */
   threshold: number;
-  /** Grad-CAM heat map float32 [heatmapHeight, heatmapWidth], values >= 0 (0 = no malignant evidence), when requested. */
+  /** Grad-CAM heat map float32 [heatmapHeight, heatmapWidth], values >= 0 (0 = no malignant evidence), averaged over the image and mirror views (the image view alone in 1-view bundles), when requested. */
   heatmap?: Float32Array;
   heatmapWidth?: number;
   heatmapHeight?: number;
@@ -65,7 +66,7 @@ class BundlePredictor implements Predictor {
   async predictBatch(images: RgbImage[], options: { heatmap?: boolean } = {}): Promise<Prediction[]> {
     const { inputSize, testTimeViews } = this.manifest.preprocessing;
     const dim = this.backbone.featureDim;
-    const [mapHeight, mapWidth, channels] = this.backbone.mapShape;
+    const [mapHeight, mapWidth] = this.backbone.mapShape;
 
     // Build the test-time views (the same fixed views as in training): image-major, views consecutive.
     const views: RgbImage[] = [];
@@ -86,22 +87,43 @@ class BundlePredictor implements Predictor {
         threshold: this.manifest.threshold,
       };
       if (options.heatmap && batch.maps) {
-        // Grad-CAM of the unmirrored view. NOTE: only the channel means of the last map get a
-        // location, so the evidence in their standard deviations and in earlier blocks is not shown.
-        const mapSize = mapHeight * mapWidth * channels;
-        const row = index * testTimeViews;
-        prediction.heatmap = gradCam(
-          this.bundle.head,
-          batch.maps.subarray(row * mapSize, (row + 1) * mapSize),
-          mapHeight,
-          mapWidth,
-          batch.pooled.subarray(row * dim, (row + 1) * dim),
-        );
+        prediction.heatmap = this.heatmap(batch.maps, batch.pooled, index * testTimeViews, Math.min(testTimeViews, 2));
         prediction.heatmapWidth = mapWidth;
         prediction.heatmapHeight = mapHeight;
       }
       return prediction;
     });
+  }
+
+  /**
+   * Averages view 0's Grad-CAM map and view 1's map flipped back left-right (view 0 alone when
+   * `views` is 1) for the image whose views start at row `firstRow`. Returns float32 [h, w], values >= 0.
+   */
+  private heatmap(maps: Float32Array, pooled: Float32Array, firstRow: number, views: number): Float32Array {
+    const dim = this.backbone.featureDim;
+    const [mapHeight, mapWidth, channels] = this.backbone.mapShape;
+    const mapSize = mapHeight * mapWidth * channels;
+
+    // View 1 is the exact mirror of view 0 (see fixedViews), so its map flipped back lies on the
+    // image's own coordinates. A mirrored upload thus gets the mirrored heat map.
+    // NOTE: the zoomed views 2 and 3 count in the probability but not in the heat map. Only the
+    // channel means of the last map get a location, so the evidence in their standard deviations
+    // and in earlier blocks is not shown.
+    const sum = new Float32Array(mapHeight * mapWidth);
+    for (let view = 0; view < views; view++) {
+      const row = firstRow + view;
+      const cam = gradCam(
+        this.bundle.head,
+        maps.subarray(row * mapSize, (row + 1) * mapSize),
+        mapHeight,
+        mapWidth,
+        pooled.subarray(row * dim, (row + 1) * dim),
+      );
+      const aligned = view === 1 ? mirrorMap(cam, mapHeight, mapWidth) : cam;
+      for (let position = 0; position < sum.length; position++) sum[position] += aligned[position];
+    }
+    for (let position = 0; position < sum.length; position++) sum[position] /= views;
+    return sum;
   }
 
   async dispose(): Promise<void> {

@@ -8,14 +8,17 @@ import type { FastifyInstance } from 'fastify';
 import sharp from 'sharp';
 
 import { buildDicom } from '../data/formats/dicom-fixture.js';
+import { MIN_ASSESSABLE_SIDE } from '../data/image-content.js';
 import { loadPredictor, type Predictor } from '../model/predictor.js';
 import { memoryLogger } from '../util/log.js';
 import { busiImages, trainedTestBundle } from './bundle-fixture.js';
 import { CSV_COLUMNS } from './case-json.js';
 import { CaseStore } from './case-store.js';
+import { API_ERROR_CODES } from './http-error.js';
+import { isKnownErrorCode, translate, WEB_LANGUAGES } from './i18n.js';
 import type { ServeLimits } from './options.js';
 import { buildServeApp } from './server.js';
-import { containsText, dicomHeaderOnly, jpegWithExif, PATIENT_MARKER, ultrasoundLikePng, withPngTextChunk } from './upload-fixtures.js';
+import { blankPng, containsText, dicomHeaderOnly, jpegWithExif, PATIENT_MARKER, ultrasoundLikePng, withPngTextChunk } from './upload-fixtures.js';
 
 /** Limits small enough to test each rejection with small files. */
 const TEST_LIMITS: Partial<ServeLimits> = {
@@ -238,6 +241,17 @@ describe('prediction API rejections', () => {
     await expectError(await postImage(server, imageForm(corrupt)), 400, 'invalid_image');
   });
 
+  test('400 for blank image', async () => {
+    const error = await expectError(await postImage(server, imageForm(await blankPng(300, 200))), 400, 'blank_image');
+    assert.match(error.message, /image is blank/);
+  });
+
+  test('400 for too small image', async () => {
+    const small = await ultrasoundLikePng(MIN_ASSESSABLE_SIDE - 1, 64);
+    const error = await expectError(await postImage(server, imageForm(small)), 400, 'image_too_small');
+    assert.match(error.message, /too small to assess/);
+  });
+
   test('400 for invalid id and query', async () => {
     await expectError(await fetch(`${server.baseUrl}/api/v1/predictions/not-an-id`), 400, 'bad_request');
     await expectError(await fetch(`${server.baseUrl}/api/v1/predictions?limit=abc`), 400, 'bad_request');
@@ -278,6 +292,19 @@ describe('prediction API rejections', () => {
 
   test('nothing stored after rejections', async () => {
     assert.equal(server.store.count(), 0);
+  });
+});
+
+describe('API error texts', () => {
+  test('every error code has page text', () => {
+    for (const code of API_ERROR_CODES) assert.ok(isKnownErrorCode(code), `no 'error.${code}' text in i18n.ts`);
+  });
+
+  test('too small text gives minimum side', () => {
+    // i18n.ts is loaded by the browser without imports, so it repeats MIN_ASSESSABLE_SIDE as a literal.
+    for (const language of WEB_LANGUAGES) {
+      assert.ok(translate(language, 'error.image_too_small').includes(`${MIN_ASSESSABLE_SIDE} `), language);
+    }
   });
 });
 

@@ -13,7 +13,8 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { memoryLogger } from '../util/log.js';
 import { busiImages, REPO_ROOT, trainedTestBundle } from './bundle-fixture.js';
 import { startServer, type RunningServer } from './start.js';
-import { ultrasoundLikePng, withPngTextChunk, PATIENT_MARKER } from './upload-fixtures.js';
+import { translate } from './i18n.js';
+import { blankPng, ultrasoundLikePng, withPngTextChunk, PATIENT_MARKER } from './upload-fixtures.js';
 
 const CHROMIUM_PATH = '/usr/bin/chromium';
 const SCREENS_DIR = path.join(REPO_ROOT, 'runs', 'screens');
@@ -142,6 +143,22 @@ describe('web app in Chromium', { skip }, () => {
     const status = page.locator('.result-card .error');
     await status.waitFor();
     assert.equal(await status.innerText(), '失败：不支持此文件类型。');
+    await page.context().close();
+  });
+
+  test('blank image shows its reason', async () => {
+    const page = await newPage();
+    await page.goto(server.url);
+    await page.locator('#file-input').setInputFiles({ name: 'blank.png', mimeType: 'image/png', buffer: await blankPng(300, 200) });
+    const status = page.locator('.result-card .error');
+    await status.waitFor({ timeout: 60_000 });
+    const statusText = await status.innerText();
+    assert.equal(statusText, translate('zh-CN', 'upload.failed', { message: translate('zh-CN', 'error.blank_image') }));
+    assert.match(statusText, /空白/);
+    assert.equal(statusText.includes(translate('zh-CN', 'error.invalid_image')), false, 'not the generic decode failure');
+
+    await page.locator('#language-switch').click();
+    assert.equal(await status.innerText(), translate('en', 'upload.failed', { message: translate('en', 'error.blank_image') }));
     await page.context().close();
   });
 

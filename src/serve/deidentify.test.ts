@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import { decodeUpload, encodeDeidentifiedPng, inspectUpload, sniffUploadFormat } from './deidentify.js';
 import { renderHeatmapPng } from './heatmap-image.js';
 import { HttpError } from './http-error.js';
-import { containsText, dicomHeaderOnly, jpegWithExif, PATIENT_MARKER, ultrasoundLikePng, withPngTextChunk } from './upload-fixtures.js';
+import { blankPng, containsText, dicomHeaderOnly, jpegWithExif, PATIENT_MARKER, ultrasoundLikePng, withPngTextChunk } from './upload-fixtures.js';
 
 function isHttpError(status: number, code: string) {
   return (error: unknown) => error instanceof HttpError && error.statusCode === status && error.code === code;
@@ -68,6 +68,11 @@ test('decodeUpload rejects truncated pixels', async () => {
   const truncated = png.subarray(0, Math.floor(png.length / 2));
   await inspectUpload(truncated, 1_000_000);
   await assert.rejects(decodeUpload(truncated, 1_000_000), isHttpError(400, 'invalid_image'));
+});
+
+test('decodeUpload rejects blank and small images', async () => {
+  await assert.rejects(decodeUpload(await blankPng(300, 200), 1_000_000), isHttpError(400, 'blank_image'));
+  await assert.rejects(decodeUpload(await ultrasoundLikePng(16, 16), 1_000_000), isHttpError(400, 'image_too_small'));
 });
 
 test('error messages omit client file names', async () => {

@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 
 import { decodeImageBytes, probeImageBytes, type ImageInfo, type RgbImage } from '../data/image.js';
-import { checkAssessable } from '../data/image-content.js';
+import { checkAssessable, UnassessableImageError } from '../data/image-content.js';
 import { DataError, NotSupportedError } from '../errors.js';
 import { HttpError } from './http-error.js';
 
@@ -50,7 +50,8 @@ export async function inspectUpload(bytes: Uint8Array, maxPixels: number): Promi
 
 /**
  * Decodes an upload that passed `inspectUpload` to RGB uint8 HWC (EXIF orientation applied).
- * Throws HttpError 400 for pixel data that fails to decode.
+ * Throws HttpError 400 for pixel data that fails to decode (`invalid_image`), an image smaller
+ * than MIN_ASSESSABLE_SIDE on a side (`image_too_small`) and a blank image (`blank_image`).
  */
 export async function decodeUpload(bytes: Uint8Array, maxPixels: number): Promise<RgbImage> {
   try {
@@ -66,6 +67,10 @@ export async function decodeUpload(bytes: Uint8Array, maxPixels: number): Promis
 function toHttpError(error: unknown): unknown {
   if (error instanceof NotSupportedError) {
     return new HttpError(415, 'unsupported_media_type', `Unsupported image type: ${error.message}`);
+  }
+  if (error instanceof UnassessableImageError) {
+    const code = error.reason === 'blank' ? 'blank_image' : 'image_too_small';
+    return new HttpError(400, code, `Invalid image: ${error.message}`);
   }
   if (error instanceof DataError) {
     return new HttpError(400, 'invalid_image', `Invalid image: ${error.message}`);

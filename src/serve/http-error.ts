@@ -2,6 +2,8 @@
 export const API_ERROR_CODES = [
   'bad_request',
   'invalid_image',
+  'image_too_small',
+  'blank_image',
   'not_found',
   'payload_too_large',
   'too_many_pixels',

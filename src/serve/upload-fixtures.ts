@@ -37,6 +37,11 @@ export async function ultrasoundLikePng(width: number, height: number, seed = 1)
   return sharp(data, { raw: { width, height, channels: 1 } }).png().toBuffer();
 }
 
+/** Encodes a blank PNG, every pixel at grey level 128, which decodes but has nothing to assess. */
+export async function blankPng(width: number, height: number): Promise<Buffer> {
+  return sharp({ create: { width, height, channels: 3, background: { r: 128, g: 128, b: 128 } } }).png().toBuffer();
+}
+
 /** Returns a copy of a PNG with a tEXt chunk `keyword: text` inserted after IHDR. */
 export function withPngTextChunk(png: Uint8Array, keyword: string, text: string): Buffer {
   const data = Buffer.concat([Buffer.from(keyword, 'latin1'), Buffer.from([0]), Buffer.from(text, 'latin1')]);

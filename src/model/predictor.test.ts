@@ -1,0 +1,81 @@
+/**
+ * Tests of the predictor's heat map on a bundle trained by `busight train` on real BUSI images:
+ * the heat map must follow the image when it is mirrored, as the probability does.
+ */
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import { loadSampleImage, type RgbImage } from '../data/image.js';
+import { trainedTestBundle } from '../serve/bundle-fixture.js';
+import { BUSI_DIR, maxAbsDifference } from './backbone-fixtures.js';
+import { mirrorMap, mirrorRgb } from './mirror.js';
+import { loadPredictor, type Prediction, type Predictor } from './predictor.js';
+
+/** BUSI images whose heat maps are compared with those of their mirrors. */
+const IMAGE_IDS = ['malignant/malignant (30).png', 'benign/benign (40).png'];
+
+/** Maximum difference between the mirrored image's map and the flipped map, as a fraction of the map's maximum. */
+const RELATIVE_TOLERANCE = 1e-3;
+
+let predictor: Predictor;
+
+before(async () => {
+  predictor = await loadPredictor(await trainedTestBundle());
+});
+
+after(async () => {
+  await predictor?.dispose();
+});
+
+async function loadBusiImage(id: string): Promise<RgbImage> {
+  return loadSampleImage({ id, file: path.join(BUSI_DIR, ...id.split('/')), label: 0 });
+}
+
+/** Returns the heat map of a prediction, failing the test when it is missing. */
+function heatmapOf(prediction: Prediction): { map: Float32Array; width: number; height: number } {
+  assert.ok(prediction.heatmap, 'the prediction has a heat map');
+  assert.ok(prediction.heatmapWidth, 'the prediction has a heat map width');
+  assert.ok(prediction.heatmapHeight, 'the prediction has a heat map height');
+  return { map: prediction.heatmap, width: prediction.heatmapWidth, height: prediction.heatmapHeight };
+}
+
+describe('predictor heat map', () => {
+  for (const id of IMAGE_IDS) {
+    test(`mirrored image mirrors heat map: ${id}`, async () => {
+      const image = await loadBusiImage(id);
+      const [original, mirrored] = await predictor.predictBatch([image, mirrorRgb(image)], { heatmap: true });
+      const originalMap = heatmapOf(original);
+      const mirroredMap = heatmapOf(mirrored);
+      assert.equal(mirroredMap.width, originalMap.width);
+      assert.equal(mirroredMap.height, originalMap.height);
+      assert.equal(originalMap.map.length, originalMap.width * originalMap.height);
+
+      const max = Math.max(...originalMap.map);
+      assert.ok(max > 0, 'the heat map is not all zero, so the comparison can fail');
+      assert.ok(Math.min(...originalMap.map) >= 0, 'heat map values are >= 0');
+
+      const flipped = mirrorMap(originalMap.map, originalMap.height, originalMap.width);
+      const difference = maxAbsDifference(mirroredMap.map, flipped);
+      assert.ok(difference <= RELATIVE_TOLERANCE * max, `max difference ${difference} exceeds ${RELATIVE_TOLERANCE} x map maximum ${max}`);
+      assert.ok(Math.abs(mirrored.probability - original.probability) < 1e-3, `probabilities ${original.probability} and ${mirrored.probability}`);
+    });
+  }
+
+  test('batch heat map equals single heat map', async () => {
+    const images = await Promise.all(IMAGE_IDS.map(loadBusiImage));
+    const batch = await predictor.predictBatch(images, { heatmap: true });
+    for (const [index, image] of images.entries()) {
+      const single = await predictor.predict(image, { heatmap: true });
+      const difference = maxAbsDifference(heatmapOf(single).map, heatmapOf(batch[index]).map);
+      assert.ok(difference < 1e-5, `image ${IMAGE_IDS[index]}: max difference ${difference}`);
+    }
+  });
+
+  test('no heat map unless requested', async () => {
+    const prediction = await predictor.predict(await loadBusiImage(IMAGE_IDS[0]));
+    assert.equal(prediction.heatmap, undefined);
+    assert.equal(prediction.heatmapWidth, undefined);
+    assert.equal(prediction.heatmapHeight, undefined);
+  });
+});
