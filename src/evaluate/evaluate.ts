@@ -14,6 +14,7 @@ import { BUSIGHT_VERSION } from '../version.js';
 import type { CaseResult } from './case-results.js';
 import type { EvaluationOutputs } from './write-outputs.js';
 import { writeEvaluationOutputs } from './write-outputs.js';
+import { makeOutputDirectory } from '../util/make-directory.js';
 
 /** Options of `busight evaluate`. */
 export interface EvaluateOptions {
@@ -43,6 +44,8 @@ export async function runEvaluation(
   const logger = options.logger;
   const started = performance.now();
   if (options.split && !options.splitFile) throw new ConfigError('--split needs --split-file <csv>');
+  // Fail on an unwritable --out before scoring every image.
+  await makeOutputDirectory(options.out);
   logger.info(`busight ${BUSIGHT_VERSION} evaluate: model ${options.model}, data ${options.data}`);
 
   // Choose the images.

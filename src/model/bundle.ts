@@ -174,7 +174,7 @@ export async function readBundle(dir: string): Promise<LoadedBundle> {
   if (manifest.modelVersion !== expectedVersion) {
     throw new ModelError(
       `${manifestFile}: model version ${manifest.modelVersion} does not match its contents (${expectedVersion}); ` +
-        'the threshold, preprocessing or backbone in the manifest was edited. Retrain or restore the original bundle.',
+        'the threshold, preprocessing, class names or backbone in the manifest was edited. Retrain or restore the original bundle.',
     );
   }
 

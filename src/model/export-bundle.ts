@@ -121,7 +121,15 @@ export function contractFileFor(onnxFile: string): string {
  */
 export async function exportBundle(bundleDir: string, onnxFile: string): Promise<ExportResult> {
   const contractFile = contractFileFor(onnxFile);
-  for (const file of [onnxFile, contractFile]) await checkWritableFile(file);
+  for (const file of [onnxFile, contractFile]) await checkWritableFile(file, onnxFile);
+  // Writing into the bundle could replace bundle.json or head.json and break the bundle.
+  const bundleRoot = path.resolve(bundleDir);
+  for (const file of [onnxFile, contractFile]) {
+    const relative = path.relative(bundleRoot, path.resolve(file));
+    if (relative === '' || (!relative.startsWith('..') && !path.isAbsolute(relative))) {
+      throw new ConfigError(`--out ${onnxFile}: ${file} would be written inside the model bundle ${bundleDir}; choose a path outside it`);
+    }
+  }
 
   const bundle = await readBundle(bundleDir);
   const { manifest } = bundle;
@@ -192,10 +200,13 @@ export async function exportBundle(bundleDir: string, onnxFile: string): Promise
   return { onnxFile, contractFile, onnxBytes: model.length, contract };
 }
 
-/** Throws ConfigError when `file` is an existing folder, which an atomic rename cannot replace. */
-async function checkWritableFile(file: string): Promise<void> {
+/** Throws ConfigError when `file` (the ONNX file or its contract, for `--out onnxFile`) is an existing folder, which an atomic rename cannot replace. */
+async function checkWritableFile(file: string, onnxFile: string): Promise<void> {
   try {
-    if ((await fs.stat(file)).isDirectory()) throw new ConfigError(`--out: ${file} is a folder. Pass a file path ending in .onnx.`);
+    if ((await fs.stat(file)).isDirectory()) {
+      const role = file === onnxFile ? 'the ONNX file' : 'the JSON contract written beside it';
+      throw new ConfigError(`--out ${onnxFile}: ${file}, the path of ${role}, is a folder; choose another --out`);
+    }
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }

@@ -357,6 +357,15 @@ describe('export rejections', () => {
     const folder = path.join(root, 'folder.onnx');
     await fs.mkdir(folder);
     await assert.rejects(exportBundle(bundleDir, folder), ConfigError);
+    await fs.mkdir(path.join(root, 'blocked.json'));
+    await assert.rejects(exportBundle(bundleDir, path.join(root, 'blocked.onnx')), /blocked\.json, the path of the JSON contract written beside it, is a folder/);
+  });
+
+  test('output inside the bundle is rejected', async () => {
+    const manifestBefore = await fs.readFile(path.join(bundleDir, 'bundle.json'));
+    await assert.rejects(exportBundle(bundleDir, path.join(bundleDir, 'bundle.onnx')), ConfigError);
+    await assert.rejects(exportBundle(bundleDir, path.join(bundleDir, 'bundle.onnx')), /inside the model bundle/);
+    assert.deepEqual(await fs.readFile(path.join(bundleDir, 'bundle.json')), manifestBefore);
   });
 });
 

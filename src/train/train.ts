@@ -23,7 +23,7 @@ import type { HeadWeights } from '../model/head.js';
 import { loadBackbone } from '../model/load-backbone.js';
 import { loadPredictor } from '../model/predictor.js';
 import { cacheRootDir } from '../model/weights.js';
-import { makeDirectory } from '../util/make-directory.js';
+import { makeOutputDirectory } from '../util/make-directory.js';
 import { publishStaged, removeStaleStaging, sha256, sha256File, stagingDirIn, writeFileAtomic } from '../util/atomic.js';
 import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
@@ -133,7 +133,7 @@ export async function runTraining(input: Partial<TrainOptions> & Pick<TrainOptio
   const outStat = await fs.stat(options.out).catch(() => undefined);
   if (outStat && !outStat.isDirectory()) throw new ConfigError(`--out ${options.out}: exists and is not a folder; choose a folder for the run`);
   // Create the run folder before the slow work, so an unwritable --out fails at once.
-  await makeOutputDir(options.out);
+  await makeOutputDirectory(options.out);
   logger.info(`busight ${BUSIGHT_VERSION} train: backbone ${options.backbone}, seed ${options.seed}`);
 
   // Open, audit and split.
@@ -197,7 +197,7 @@ interface RoundContext {
  */
 async function trainRound(samples: SplitSample[], options: TrainOptions, context: RoundContext): Promise<RoundResult> {
   const outDir = options.out;
-  await makeOutputDir(outDir);
+  await makeOutputDirectory(outDir);
   await removeStaleStaging(outDir);
   const staging = stagingDirIn(outDir);
   await fs.mkdir(staging);
@@ -423,16 +423,6 @@ function reportSplitCounts(counts: Record<SplitName, { benign: number; malignant
 function splitSummary(groups: Record<SplitName, { label: Label }[]>): string {
   const counts = countsBySplit(groups);
   return `split: ${SPLIT_NAMES.map((split) => `${split} ${counts[split].benign} benign + ${counts[split].malignant} malignant`).join(', ')}`;
-}
-
-/** Creates a run folder, turning a file system refusal into a ConfigError that names it. */
-async function makeOutputDir(dir: string): Promise<void> {
-  try {
-    await makeDirectory(dir);
-  } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    throw new ConfigError(`cannot create the output folder ${dir} (${reason}); choose a writable folder with --out`);
-  }
 }
 
 async function backboneHash(backbone: Backbone): Promise<string> {

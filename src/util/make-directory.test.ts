@@ -4,7 +4,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 
-import { makeDirectory, makeDirectorySync } from './make-directory.js';
+import { ConfigError } from '../errors.js';
+import { makeDirectory, makeDirectorySync, makeOutputDirectory } from './make-directory.js';
 
 test('makeDirectory creates nested folders', async () => {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'busight-mkdir-'));
@@ -26,6 +27,15 @@ test('makeDirectory rejects a file in the way', async () => {
   await assert.rejects(makeDirectory(file), { code: 'EEXIST' });
   await assert.rejects(makeDirectory(path.join(file, 'below')), { code: 'ENOTDIR' });
   assert.throws(() => makeDirectorySync(path.join(file, 'below')), { code: 'ENOTDIR' });
+});
+
+test('makeOutputDirectory names the folder', async () => {
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'busight-mkdir-'));
+  const file = path.join(root, 'file');
+  await fs.writeFile(file, 'x');
+  const target = path.join(file, 'run');
+  await assert.rejects(makeOutputDirectory(target), ConfigError);
+  await assert.rejects(makeOutputDirectory(target, '--data-dir'), /cannot create the output folder .*file\/run \(ENOTDIR\); choose a writable folder with --data-dir/);
 });
 
 test('makeDirectory settles under /proc', async (t) => {

@@ -6,6 +6,8 @@
 import { mkdirSync, promises as fs, statSync } from 'node:fs';
 import * as path from 'node:path';
 
+import { ConfigError } from '../errors.js';
+
 /**
  * Creates `dir` and any missing parents with `mode`, like mkdir -p. Resolves when `dir` exists as
  * a folder. Rejects with the file system error (ENOENT, EACCES, ENOTDIR, EEXIST for a file) otherwise.
@@ -28,6 +30,19 @@ export async function makeDirectory(dir: string, mode?: number): Promise<void> {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST' && (await fs.stat(target)).isDirectory()) return;
     throw error;
+  }
+}
+
+/**
+ * Creates a command's output folder before any slow work, so an unwritable path fails at once.
+ * Throws ConfigError naming the folder, the file system's reason and `option`.
+ */
+export async function makeOutputDirectory(dir: string, option = '--out'): Promise<void> {
+  try {
+    await makeDirectory(dir);
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+    throw new ConfigError(`cannot create the output folder ${dir} (${reason}); choose a writable folder with ${option}`);
   }
 }
 

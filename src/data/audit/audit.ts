@@ -13,6 +13,7 @@ import { CLASS_NAMES } from '../sample.js';
 import { ANNOTATION_THRESHOLDS } from './annotations.js';
 import { DEFAULT_NEAR_THRESHOLD, fingerprintDataset, groupFingerprints, type DuplicateGroup } from './duplicates.js';
 import { ConfigError } from '../../errors.js';
+import { makeOutputDirectory } from '../../util/make-directory.js';
 
 export interface AuditOptions {
   /** Data folder, CSV manifest or parquet file/folder (see openDataset). */
@@ -76,6 +77,8 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
   }
   const limits = options.limits ?? DEFAULT_IMAGE_LIMITS;
   const out = path.resolve(options.out ?? 'audit');
+  // Fail on an unwritable --out before hashing every image.
+  await makeOutputDirectory(out);
 
   // Read and hash every image
   const dataset = await openDataset(options.data, {}, logger);
