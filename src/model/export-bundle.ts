@@ -53,6 +53,8 @@ export interface ExportContract {
     positiveClass: 'malignant';
     /** Decision threshold on `probability`, in [0, 1]: malignant when probability >= threshold. */
     threshold: number;
+    /** The rule above in words, for readers of the JSON file. */
+    decisionRule: string;
     /** Malignant sensitivity on validation data that the threshold was chosen for. */
     targetSensitivity: number;
   };
@@ -180,6 +182,7 @@ export async function exportBundle(bundleDir: string, onnxFile: string): Promise
       classNames: manifest.classNames,
       positiveClass: 'malignant',
       threshold: manifest.threshold,
+      decisionRule: 'malignant when probability >= threshold, benign otherwise',
       targetSensitivity: manifest.targetSensitivity,
     },
     onnx: onnxSection(path.basename(onnxFile), model, spec.inputSize),
@@ -242,7 +245,10 @@ function preprocessingSection(size: number): ExportContract['preprocessing'] {
     resize: `Each view is resized to ${size} x ${size} without keeping the aspect ratio, then rounded to uint8.`,
     resampling:
       "busight resizes the 'image' view with libvips (sharp resize, kernel 'linear', fit 'fill') and samples the 'zoom' views " +
-      'bilinearly at pixel centres without prefiltering. Another resampler gives slightly different pixels, so its probabilities differ slightly from busight predict.',
+      `bilinearly without prefiltering: output pixel (x, y) reads source position sx = left * W + u * width * W / ${size} - 0.5 and ` +
+      `sy = top * H + (y + 0.5) * height * H / ${size} - 0.5, with u = x + 0.5 (u = ${size} - x - 0.5 when mirrored) and W, H the ` +
+      'decoded image size. Neighbours outside the image count as black, and each value is rounded half up to uint8. ' +
+      'Another resampler gives slightly different pixels, so its probabilities differ slightly from busight predict.',
     channelOrder: 'RGB',
     scale: 1 / 255,
     mean: [...IMAGENET_MEAN],
