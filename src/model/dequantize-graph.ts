@@ -132,8 +132,8 @@ export function dequantizeGraph(model: onnxProto.onnx.IModelProto, source: strin
 }
 
 /**
- * Returns (q - zeroPoint) * scale for int values q laid out with `channels` leading slices; scale
- * and zero point hold one value for the tensor or one per leading slice.
+ * Returns (q - zeroPoint) * scale for int values q laid out as `channels` leading slices. Scale
+ * and zero point contain one value for the whole tensor or one per leading slice.
  */
 function dequantizePerChannel(quantized: Float64Array, channels: number, scale: Float64Array, zeroPoint: Float64Array): Float64Array {
   const perChannel = quantized.length / channels;

@@ -12,7 +12,7 @@ import { BUSIGHT_VERSION } from '../version.js';
 import { BACKBONE_SPECS } from './backbone.js';
 import { BUNDLE_MANIFEST_FILE, readBundle } from './bundle.js';
 import { buildExportModel, EXPORT_INPUT, PROBABILITY_OUTPUT, VIEW_AXIS, VIEW_LOGITS_OUTPUT } from './export-onnx.js';
-import { FIXED_VIEW_COUNT, ZOOM_CROP } from './fixed-views.js';
+import { ZOOM_CROP } from './fixed-views.js';
 import { IMAGENET_MEAN, IMAGENET_STD } from './onnx-mobilenet-v2.js';
 
 /** The only backbone whose graph the export can extend. */
@@ -141,14 +141,9 @@ export async function exportBundle(bundleDir: string, onnxFile: string): Promise
         `Retrain with --backbone ${EXPORTABLE_BACKBONE} to export.`,
     );
   }
+  // readBundle has checked the input size and the view count against the backbone.
   const spec = BACKBONE_SPECS[EXPORTABLE_BACKBONE];
-  const { inputSize, testTimeViews } = manifest.preprocessing;
-  if (inputSize !== spec.inputSize) {
-    throw new ModelError(`${bundleDir}: preprocessing.inputSize is ${inputSize}, but ${EXPORTABLE_BACKBONE} takes ${spec.inputSize}`);
-  }
-  if (!Number.isInteger(testTimeViews) || testTimeViews < 1 || testTimeViews > FIXED_VIEW_COUNT) {
-    throw new ModelError(`${bundleDir}: preprocessing.testTimeViews is ${testTimeViews}, expected an integer from 1 to ${FIXED_VIEW_COUNT}`);
-  }
+  const { testTimeViews } = manifest.preprocessing;
 
   const backboneFile = path.join(bundle.backboneDir, spec.entryFile);
   let backboneBytes: Uint8Array;
@@ -259,7 +254,7 @@ function preprocessingSection(size: number): ExportContract['preprocessing'] {
   };
 }
 
-/** Lists the FIXED_VIEW_COUNT views that fixedViews builds, in its order. */
+/** Lists the fixed views that fixedViews builds, in its order. */
 function fixedViewList(size: number): ExportView[] {
   const whole: CropWindow = { left: 0, top: 0, width: 1, height: 1 };
   const zoom: CropWindow = { ...ZOOM_CROP };

@@ -178,13 +178,13 @@ export function buildExportModel(backboneBytes: Uint8Array, head: HeadWeights, o
 function pruneGraph(model: ModelProto): void {
   const graph = model.graph!;
   const needed = new Set((graph.output ?? []).map((output) => output.name ?? ''));
-  const kept: NodeProto[] = [];
+  const reachableNodes: NodeProto[] = [];
   for (const node of [...(graph.node ?? [])].reverse()) {
     if (!(node.output ?? []).some((output) => needed.has(output))) continue;
-    kept.push(node);
+    reachableNodes.push(node);
     for (const input of node.input ?? []) needed.add(input);
   }
-  graph.node = kept.reverse();
+  graph.node = reachableNodes.reverse();
   graph.initializer = (graph.initializer ?? []).filter((tensor) => needed.has(tensor.name ?? ''));
   graph.valueInfo = (graph.valueInfo ?? []).filter((info) => needed.has(info.name ?? ''));
 

@@ -8,6 +8,20 @@ import { fitLogisticRegression } from './logistic-regression.js';
 import type { EpochRecord, HeadTrainingOptions, HeadTrainingResult } from './train-head.js';
 import { averageViews, classWeightsFor, featureStatistics, meanCrossEntropy, meanOverViews, standardizeRows } from './train-head.js';
 
+/**
+ * Throws ConfigError when settings of solver 'lbfgs' ask for hidden layers or give no penalty.
+ * Messages name both the option (--hidden) and the setting (hiddenUnits), for CLI and library callers.
+ */
+export function checkLinearHeadSettings(settings: HeadTrainingOptions): void {
+  if (settings.hiddenUnits.length > 0) {
+    throw new ConfigError(
+      `solver 'lbfgs' fits linear heads only, but hidden layers [${settings.hiddenUnits.join(', ')}] were requested (--hidden, hiddenUnits); ` +
+        "use solver 'adam' (--solver adam) for hidden layers",
+    );
+  }
+  if (settings.l2Grid.length === 0) throw new ConfigError("solver 'lbfgs' needs at least one penalty in l2Grid");
+}
+
 /** Candidate fit for one L2 penalty. */
 interface Candidate {
   l2: number;
@@ -35,12 +49,9 @@ export function trainLinearHead(
   settings: HeadTrainingOptions,
   logger: Logger,
 ): HeadTrainingResult {
+  checkLinearHeadSettings(settings);
   const train = settings.viewRows === 'mean' ? meanOverViews(trainViews) : trainViews;
   const val = settings.viewRows === 'mean' ? meanOverViews(valViews) : valViews;
-  if (settings.hiddenUnits.length > 0) {
-    throw new ConfigError(`trainHead: solver 'lbfgs' fits linear heads only; received hiddenUnits [${settings.hiddenUnits.join(', ')}]. Use solver 'adam' for hidden layers.`);
-  }
-  if (settings.l2Grid.length === 0) throw new ConfigError("trainHead: solver 'lbfgs' needs at least one penalty in l2Grid");
   const dim = train.dim;
 
   // Standardise with training statistics; weight rows by class.

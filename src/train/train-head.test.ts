@@ -5,7 +5,6 @@ import * as tf from '@tensorflow/tfjs';
 
 import type { Label } from '../data/sample.js';
 import { rocAuc } from '../evaluate/metrics.js';
-import { headLogit } from '../model/head.js';
 import { initTfjsBackend } from '../model/tfjs-backend.js';
 import { silentLogger } from '../util/log.js';
 import { Rng } from '../util/rng.js';
@@ -54,10 +53,8 @@ test('trainHead lbfgs view rows agree', async () => {
   const val = blobs(rng, 30, 15, 16, 4, 1.5);
   for (const viewRows of ['mean', 'each'] as const) {
     const result = await trainHead(train, val, { solver: 'lbfgs', l2Grid: [0.1], viewRows, refit: true });
-    // Scoring each view and averaging logits must give the validation logits the head reports.
-    const rows = val.features.length / val.dim;
-    const rowLogits = Array.from({ length: rows }, (_, row) => headLogit(result.head, val.features.subarray(row * val.dim, (row + 1) * val.dim)));
-    const auc = rocAuc(val.labels, averageViews(rowLogits, val.views).map((z) => 1 / (1 + Math.exp(-z))));
+    // Scoring each view and averaging logits must separate the validation images.
+    const auc = rocAuc(val.labels, imageLogits(result.head, val).map((z) => 1 / (1 + Math.exp(-z))));
     assert.ok(auc > 0.9, `${viewRows}: validation AUC ${auc}`);
     assert.equal(result.valLogits.length, val.labels.length);
   }
@@ -87,9 +84,7 @@ test('trainHead adam keeps the best epoch', async () => {
   assert.ok(selected.valAuc > 0.9, `validation AUC ${selected.valAuc}`);
 
   // The exported weights reproduce the validation logits of the selected epoch.
-  const rows = val.features.length / val.dim;
-  const rowLogits = Array.from({ length: rows }, (_, row) => headLogit(result.head, val.features.subarray(row * val.dim, (row + 1) * val.dim)));
-  const logits = averageViews(rowLogits, val.views);
+  const logits = imageLogits(result.head, val);
   logits.forEach((logit, i) => assert.ok(Math.abs(logit - result.valLogits[i]) < 1e-3, `image ${i}: ${logit} vs ${result.valLogits[i]}`));
   assert.ok(rocAuc(val.labels, logits.map((z) => 1 / (1 + Math.exp(-z)))) > 0.9);
 });
@@ -114,9 +109,7 @@ test('trainHead lbfgs separates blobs', async () => {
   assert.ok(result.history.every((epoch) => Number.isFinite(epoch.trainLoss) && Number.isFinite(epoch.learningRate)));
 
   // The exported weights reproduce the validation logits of the selected penalty.
-  const rows = val.features.length / val.dim;
-  const rowLogits = Array.from({ length: rows }, (_, row) => headLogit(result.head, val.features.subarray(row * val.dim, (row + 1) * val.dim)));
-  const logits = averageViews(rowLogits, val.views);
+  const logits = imageLogits(result.head, val);
   logits.forEach((logit, i) => assert.ok(Math.abs(logit - result.valLogits[i]) < 1e-4, `image ${i}: ${logit} vs ${result.valLogits[i]}`));
   assert.ok(rocAuc(val.labels, logits.map((z) => 1 / (1 + Math.exp(-z)))) > 0.9);
 });

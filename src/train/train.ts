@@ -31,6 +31,7 @@ import { mean, standardDeviation } from '../util/statistics.js';
 import { BUSIGHT_VERSION } from '../version.js';
 import { fitPlatt } from './calibrate.js';
 import { crossFittedLogits } from './cross-fit.js';
+import { checkLinearHeadSettings } from './linear-head.js';
 import { extractFeatures } from './extract-features.js';
 import type { FeatureSet } from './feature-set.js';
 import type { HeadTrainingOptions } from './train-head.js';
@@ -127,9 +128,7 @@ export async function runTraining(input: Partial<TrainOptions> & Pick<TrainOptio
     throw new ConfigError(`--folds ${options.folds}: expected an integer of at least 2`);
   }
   const head = { ...HEAD_TRAINING_DEFAULTS, ...options.head };
-  if (head.solver === 'lbfgs' && head.hiddenUnits.length > 0) {
-    throw new ConfigError(`--hidden ${head.hiddenUnits.join(',')}: hidden layers need --solver adam; the lbfgs solver fits a linear head`);
-  }
+  if (head.solver === 'lbfgs') checkLinearHeadSettings(head);
   const outStat = await fs.stat(options.out).catch(() => undefined);
   if (outStat && !outStat.isDirectory()) throw new ConfigError(`--out ${options.out}: exists and is not a folder; choose a folder for the run`);
   // Create the run folder before the slow work, so an unwritable --out fails at once.
@@ -159,7 +158,8 @@ export async function runTraining(input: Partial<TrainOptions> & Pick<TrainOptio
   if (options.folds === undefined) return { ...rounds[0], rounds };
 
   // Summarise cross-validation.
-  const crossValidation = summariseFolds(rounds, { seed: options.seed, bootstrapIterations: options.bootstrapIterations, targetSensitivity: options.targetSensitivity });
+  const roc = pooledRoc(rounds);
+  const crossValidation = summariseFolds(rounds, roc, { seed: options.seed, bootstrapIterations: options.bootstrapIterations, targetSensitivity: options.targetSensitivity });
   const totalSeconds = round((performance.now() - started) / 1000, 3);
   await writeFileAtomic(
     path.join(options.out, 'cv-report.html'),
@@ -172,7 +172,7 @@ export async function runTraining(input: Partial<TrainOptions> & Pick<TrainOptio
       mean: crossValidation.mean,
       sd: crossValidation.sd,
       pooled: crossValidation.pooled,
-      pooledRoc: pooledRoc(rounds),
+      pooledRoc: roc,
     }),
   );
   await writeFileAtomic(
@@ -352,7 +352,12 @@ export interface CrossValidationSummary {
   };
 }
 
-function summariseFolds(rounds: RoundResult[], options: { seed: number; bootstrapIterations: number; targetSensitivity: number }): CrossValidationSummary {
+/** Summarises the folds' test results; `roc` is the pooled out-of-fold ROC curve of the same rounds. */
+function summariseFolds(
+  rounds: RoundResult[],
+  roc: RocCurve,
+  options: { seed: number; bootstrapIterations: number; targetSensitivity: number },
+): CrossValidationSummary {
   const pick = (key: 'auc' | 'sensitivity' | 'specificity' | 'ece') => rounds.map((result) => result.test[key]);
   const cases = rounds.flatMap((result) => result.testCases);
   const pooled = binaryMetrics(cases.map((result) => result.label), cases.map((result) => result.probability), 0.5, options);
@@ -371,7 +376,7 @@ function summariseFolds(rounds: RoundResult[], options: { seed: number; bootstra
       ...pooled,
       sensitivityAtFoldThresholds: malignant.filter((result) => result.predicted === 1).length / malignant.length,
       specificityAtFoldThresholds: benign.filter((result) => result.predicted === 0).length / benign.length,
-      rocSpecificityAtTarget: specificityAtSensitivity(pooledRoc(rounds), options.targetSensitivity),
+      rocSpecificityAtTarget: specificityAtSensitivity(roc, options.targetSensitivity),
     },
   };
 }
