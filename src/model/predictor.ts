@@ -108,7 +108,7 @@ class BundlePredictor implements Predictor {
     // image's own coordinates. A mirrored upload thus gets the mirrored heat map.
     // NOTE: the zoomed views 2 and 3 count in the probability but not in the heat map. Only the
     // channel means of the last map get a location, so the evidence in their standard deviations
-    // and in earlier blocks is not shown.
+    // and in earlier blocks is not shown, and a malignant prediction can get an all-zero map.
     const sum = new Float32Array(mapHeight * mapWidth);
     for (let view = 0; view < views; view++) {
       const row = firstRow + view;
