@@ -10,6 +10,7 @@ import { DEFAULT_IMAGE_LIMITS, isSkippableImageError, probeImageBytes, decodeIma
 import type { Label } from '../sample.js';
 import { detectAnnotations, type AnnotationFinding } from './annotations.js';
 import { pixelHash } from './hashes.js';
+import { forEachNearPair } from './near-pairs.js';
 import { hammingDistance, perceptualHash } from './perceptual-hash.js';
 
 /**
@@ -115,19 +116,18 @@ export function groupFingerprints(fingerprints: Fingerprint[], nearThreshold = D
     if (rootA !== rootB) parent[Math.max(rootA, rootB)] = Math.min(rootA, rootB);
   };
 
-  // Exact duplicates by pixel hash, then near duplicates by pairwise Hamming distance.
+  // Exact duplicates by pixel hash, then near duplicates within nearThreshold bits.
   const firstByHash = new Map<string, number>();
   fingerprints.forEach((fingerprint, index) => {
     const first = firstByHash.get(fingerprint.pixelHash);
     if (first === undefined) firstByHash.set(fingerprint.pixelHash, index);
     else union(first, index);
   });
-  // NOTE: the pairwise pass is O(n^2); about 5e7 comparisons for 10,000 images.
-  for (let i = 0; i < n; i++) {
-    for (let j = i + 1; j < n; j++) {
-      if (hammingDistance(fingerprints[i].perceptualHash, fingerprints[j].perceptualHash) <= nearThreshold) union(i, j);
-    }
-  }
+  forEachNearPair(
+    fingerprints.map((fingerprint) => fingerprint.perceptualHash),
+    nearThreshold,
+    union,
+  );
 
   // Number the components in order of their smallest id.
   const order = fingerprints.map((fingerprint, index) => index).sort((a, b) => (fingerprints[a].id < fingerprints[b].id ? -1 : 1));
