@@ -10,6 +10,9 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 
 import type { RgbImage } from '../data/image.js';
+import type { Rng } from '../util/rng.js';
+import type { PooledMap } from './backbone.js';
+import type { HeadWeights } from './head.js';
 
 /** Repository root, found from this file's place in src/model or dist/model. */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -67,15 +70,45 @@ export function maxAbsDifference(a: Float32Array, b: Float32Array): number {
   return max;
 }
 
-/** Returns the per-channel mean over h x w of NHWC maps [n, h, w, c], as [n, c]. */
-export function spatialMean(maps: Float32Array, n: number, shape: readonly [number, number, number]): Float32Array {
-  const [h, w, c] = shape;
-  const out = new Float32Array(n * c);
-  for (let i = 0; i < n; i++) {
-    for (let p = 0; p < h * w; p++) {
-      for (let ch = 0; ch < c; ch++) out[i * c + ch] += maps[(i * h * w + p) * c + ch];
-    }
+/** Returns the per-channel mean over height x width of a map of n images, as float32 [n, channels]. */
+export function spatialMean(map: PooledMap, n: number): Float32Array {
+  const positions = map.height * map.width;
+  const out = new Float32Array(n * map.channels);
+  for (let plane = 0; plane < n * map.channels; plane++) {
+    let sum = 0;
+    for (let p = 0; p < positions; p++) sum += map.values[plane * positions + p];
+    out[plane] = sum / positions;
   }
-  for (let j = 0; j < out.length; j++) out[j] /= h * w;
   return out;
+}
+
+/** Returns the per-channel population standard deviation over height x width of a map of n images, as float32 [n, channels]. */
+export function spatialStd(map: PooledMap, n: number): Float32Array {
+  const positions = map.height * map.width;
+  const means = spatialMean(map, n);
+  const out = new Float32Array(n * map.channels);
+  for (let plane = 0; plane < n * map.channels; plane++) {
+    let sum = 0;
+    for (let p = 0; p < positions; p++) sum += (map.values[plane * positions + p] - means[plane]) ** 2;
+    out[plane] = Math.sqrt(sum / positions);
+  }
+  return out;
+}
+
+/** Returns columns [offset, offset + width) of each of the n rows of a row-major float32 [n, rowLength] array, as [n, width]. */
+export function columns(rows: Float32Array, n: number, rowLength: number, offset: number, width: number): Float32Array {
+  const out = new Float32Array(n * width);
+  for (let i = 0; i < n; i++) out.set(rows.subarray(i * rowLength + offset, i * rowLength + offset + width), i * width);
+  return out;
+}
+
+/** Returns a linear head over `dim` features with normal kernel and bias, training means in [0, 1) and stds in [0.5, 1.5). */
+export function randomLinearHead(rng: Rng, dim: number): HeadWeights {
+  return {
+    featureDim: dim,
+    mean: Array.from({ length: dim }, () => rng.next()),
+    std: Array.from({ length: dim }, () => 0.5 + rng.next()),
+    layers: [{ inputs: dim, units: 1, kernel: Array.from({ length: dim }, () => rng.normal()), bias: [rng.normal()], activation: 'linear' }],
+    calibration: { scale: 1, shift: 0 },
+  };
 }

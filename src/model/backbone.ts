@@ -6,12 +6,31 @@ export const BACKBONE_NAMES = ['mobilenet_v2_1.0', 'mobilenet_v1_0.75'] as const
 
 export type BackboneName = (typeof BACKBONE_NAMES)[number];
 
+/**
+ * A spatial activation tensor of a batch of n images whose spatial means, and optionally spatial
+ * standard deviations, are part of the pooled feature vector.
+ */
+export interface PooledMap {
+  /** Activations float32 [n, channels, height, width] (NCHW), in the tensor's own value range. */
+  values: Float32Array;
+  height: number;
+  width: number;
+  channels: number;
+  /** Index in the feature vector of channel 0's spatial mean; channel c's mean is at meanOffset + c. */
+  meanOffset: number;
+  /** Index in the feature vector of channel 0's spatial standard deviation, when the backbone pools them. */
+  stdOffset?: number;
+}
+
 /** Features of a batch of n images. */
 export interface FeatureBatch {
-  /** Globally average-pooled features, float32 [n, featureDim], row-major. */
+  /** Pooled features, float32 [n, featureDim], row-major. */
   pooled: Float32Array;
-  /** Last convolutional feature maps, float32 [n, h, w, c] (NHWC), when requested. */
-  maps?: Float32Array;
+  /**
+   * With `maps: true`, every spatial tensor that pooled features are computed from, in the
+   * feature-vector order of their means. Every feature is the mean or standard deviation of one of them.
+   */
+  maps?: PooledMap[];
 }
 
 /** A frozen ImageNet network used as a feature extractor. */
@@ -21,11 +40,10 @@ export interface Backbone {
   readonly inputSize: number;
   /** Length of one pooled feature vector. */
   readonly featureDim: number;
-  /** Shape [h, w, c] of one image's last convolutional feature map. */
-  readonly mapShape: readonly [number, number, number];
   /**
    * Extracts features. `images`: n RGB uint8 HWC images of exactly inputSize x inputSize.
-   * Returns pooled float32 [n, featureDim] and, with `maps: true`, maps float32 [n, h, w, c].
+   * Returns pooled float32 [n, featureDim] and, with `maps: true`, the spatial tensors behind them
+   * (see FeatureBatch.maps).
    */
   extract(images: RgbImage[], options?: { maps?: boolean }): Promise<FeatureBatch>;
   /** ImageNet logits float32 [n, 1000] for n RGB uint8 HWC inputSize x inputSize images. */
@@ -52,7 +70,6 @@ export interface BackboneSpec {
   readonly labelsFile: string;
   readonly inputSize: number;
   readonly featureDim: number;
-  readonly mapShape: readonly [number, number, number];
 }
 
 /** Static facts of every supported backbone, keyed by name. */
@@ -69,7 +86,6 @@ export const BACKBONE_SPECS: Readonly<Record<BackboneName, BackboneSpec>> = Obje
     // 14 (960), 13 (576), 15 (960) and 16 (960): 5312 means, then the 5312 spatial standard
     // deviations of the same channels.
     featureDim: 10624,
-    mapShape: [7, 7, 1280],
   },
   'mobilenet_v1_0.75': {
     name: 'mobilenet_v1_0.75',
@@ -80,7 +96,6 @@ export const BACKBONE_SPECS: Readonly<Record<BackboneName, BackboneSpec>> = Obje
     labelsFile: 'imagenet_labels.json',
     inputSize: 224,
     featureDim: 768,
-    mapShape: [7, 7, 768],
   },
 });
 

@@ -79,50 +79,6 @@ export function logitGradient(head: HeadWeights, features: ArrayLike<number>): F
   return upstream.map((value, feature) => value / head.std[feature]);
 }
 
-/**
- * Computes a Grad-CAM map for one image. `map`: float32 [h, w, c] (NHWC without batch) last
- * convolutional activations whose spatial mean is the first c entries of the pooled feature vector.
- * `pooled`: the image's whole pooled feature vector float32 [featureDim]. A head may take more
- * features than the map has channels, because features of earlier layers follow the map's. Without
- * `pooled`, the map's channel means are used and the further features are set to their training
- * means, which is exact for a linear head but not for an MLP. Returns float32 [h, w] of
- * ReLU(sum_c gradient_c * map[y, x, c]), values >= 0; all zero when nothing points towards malignancy.
- */
-export function gradCam(head: HeadWeights, map: Float32Array, height: number, width: number, pooled?: ArrayLike<number>): Float32Array {
-  const positions = height * width;
-  const channels = map.length / positions;
-  if (!Number.isInteger(channels) || channels < 1 || channels > head.featureDim) {
-    throw new RangeError(
-      `gradCam: expected a map of ${height}x${width}xC values with C <= ${head.featureDim}, received ${map.length} values`,
-    );
-  }
-  if (pooled !== undefined && pooled.length !== head.featureDim) {
-    throw new RangeError(`gradCam: expected ${head.featureDim} pooled features, received ${pooled.length}`);
-  }
-
-  let features: ArrayLike<number>;
-  if (pooled !== undefined) {
-    features = pooled;
-  } else {
-    const means = Float64Array.from(head.mean);
-    means.fill(0, 0, channels);
-    for (let position = 0; position < positions; position++) {
-      for (let channel = 0; channel < channels; channel++) means[channel] += map[position * channels + channel];
-    }
-    for (let channel = 0; channel < channels; channel++) means[channel] /= positions;
-    features = means;
-  }
-
-  const weights = logitGradient(head, features);
-  const cam = new Float32Array(positions);
-  for (let position = 0; position < positions; position++) {
-    let sum = 0;
-    for (let channel = 0; channel < channels; channel++) sum += weights[channel] * map[position * channels + channel];
-    cam[position] = Math.max(0, sum);
-  }
-  return cam;
-}
-
 function standardize(head: HeadWeights, features: ArrayLike<number>): Float64Array {
   if (features.length !== head.featureDim) {
     throw new RangeError(`head: expected ${head.featureDim} features, received ${features.length}`);

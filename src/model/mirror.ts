@@ -16,12 +16,12 @@ export function mirrorRgb(image: RgbImage): RgbImage {
   return { data, width, height };
 }
 
-/** Mirrors a float32 [height, width] map left to right into a new array of the same size. */
-export function mirrorMap(map: Float32Array, height: number, width: number): Float32Array {
+/** Mirrors a float32 or float64 [height, width] map left to right into a new array of the same type and size. */
+export function mirrorMap<T extends Float32Array | Float64Array>(map: T, height: number, width: number): T {
   if (map.length !== height * width) {
     throw new RangeError(`mirrorMap: expected ${height}x${width} = ${height * width} values, received ${map.length}`);
   }
-  const mirrored = new Float32Array(map.length);
+  const mirrored = map.slice() as T;
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) mirrored[y * width + (width - 1 - x)] = map[y * width + x];
   }

@@ -4,20 +4,36 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 
 import onnxProto from 'onnx-proto';
+import * as ort from 'onnxruntime-node';
 
 import { DataError, ModelError } from '../errors.js';
-import type { Backbone } from './backbone.js';
+import { Rng } from '../util/rng.js';
+import { attributeView } from './attribution.js';
+import type { Backbone, PooledMap } from './backbone.js';
 import {
   BUSI_DIR,
+  columns,
   LABELLED_PHOTOS,
   loadTestImage,
   maxAbsDifference,
+  randomLinearHead,
   readImagenetLabels,
   spatialMean,
+  spatialStd,
   testWeightsDir,
   topClasses,
 } from './backbone-fixtures.js';
-import { addFeatureOutputs, loadOnnxMobileNetV2, POOLED_TAPS, STD_POOLED } from './onnx-mobilenet-v2.js';
+import {
+  addFeatureOutputs,
+  INPUT_NAME,
+  loadOnnxMobileNetV2,
+  POOLED_PARTS,
+  POOLED_TAPS,
+  STD_POOLED,
+  toNormalisedNchw,
+} from './onnx-mobilenet-v2.js';
+import { headLogit } from './head.js';
+import { createOnnxSession } from './onnx-session.js';
 
 const MODEL_DIR = path.join(testWeightsDir(), 'mobilenet_v2_1.0_224');
 const MODEL_FILE = path.join(MODEL_DIR, 'mobilenetv2-12-int8.onnx');
@@ -50,26 +66,91 @@ test('extract returns documented shapes', async () => {
   const features = await backbone.extract([image, image, image], { maps: true });
   assert.equal(backbone.featureDim, 2 * (1280 + 576 + 960 + 576 + 960 + 960));
   assert.equal(features.pooled.length, 3 * backbone.featureDim);
-  assert.equal(features.maps?.length, 3 * 7 * 7 * 1280);
-  assert.deepEqual(backbone.mapShape, [7, 7, 1280]);
   assert.ok(features.pooled.every(Number.isFinite));
+
+  // The last map, then the blocks 12, 14, 13, 15 and 16 expansions. Std features start at 5312.
+  const expected = [
+    { side: 7, channels: 1280, meanOffset: 0 },
+    { side: 14, channels: 576, meanOffset: 1280 },
+    { side: 7, channels: 960, meanOffset: 1856 },
+    { side: 14, channels: 576, meanOffset: 2816 },
+    { side: 7, channels: 960, meanOffset: 3392 },
+    { side: 7, channels: 960, meanOffset: 4352 },
+  ];
+  const maps = features.maps;
+  assert.ok(maps);
+  assert.equal(maps.length, expected.length);
+  for (const [index, { side, channels, meanOffset }] of expected.entries()) {
+    const map: PooledMap = maps[index];
+    assert.deepEqual([map.height, map.width, map.channels], [side, side, channels], `map ${index} shape`);
+    assert.equal(map.meanOffset, meanOffset, `map ${index} mean offset`);
+    assert.equal(map.stdOffset, 5312 + meanOffset, `map ${index} std offset`);
+    assert.equal(map.values.length, 3 * side * side * channels, `map ${index} length`);
+  }
 });
 
-test('pooled features equal mean of maps', async () => {
+test('pooled features equal mean and std of maps', async () => {
   const images = [
     await loadTestImage(path.join(BUSI_DIR, 'benign', 'benign (1).png')),
     await loadTestImage(path.join(BUSI_DIR, 'malignant', 'malignant (1).png')),
   ];
   const { pooled, maps } = await backbone.extract(images, { maps: true });
   assert.ok(maps);
-  // Each row starts with the 1280 last-layer features; the features of earlier blocks follow.
-  const lastLayer = new Float32Array(images.length * 1280);
-  for (let i = 0; i < images.length; i++) lastLayer.set(pooled.subarray(i * backbone.featureDim, i * backbone.featureDim + 1280), i * 1280);
-  // The graph re-quantizes the pooled values with 464_scale, so they may differ from the float
-  // mean of the dequantized map by half a quantization step.
-  const tolerance = 1e-4;
-  const difference = maxAbsDifference(lastLayer, spatialMean(maps, images.length, backbone.mapShape));
-  assert.ok(difference <= tolerance, `max difference ${difference} > ${tolerance}`);
+  const dim = backbone.featureDim;
+  for (const [index, map] of maps.entries()) {
+    // The graph re-quantizes the last map's pooled values with 464_scale, so they may differ from
+    // the float mean of the dequantized map by half a quantization step.
+    const meanTolerance = index === 0 ? 1e-4 : 1e-5;
+    const meanDifference = maxAbsDifference(columns(pooled, images.length, dim, map.meanOffset, map.channels), spatialMean(map, images.length));
+    assert.ok(meanDifference <= meanTolerance, `map ${index}: max mean difference ${meanDifference} > ${meanTolerance}`);
+
+    // The graph computes the std as sqrt(mean(x^2) - mean(x)^2) in float32, which loses digits
+    // for channels whose spread is small against their mean.
+    assert.ok(map.stdOffset !== undefined, `map ${index} has std features`);
+    const stdDifference = maxAbsDifference(columns(pooled, images.length, dim, map.stdOffset, map.channels), spatialStd(map, images.length));
+    assert.ok(stdDifference < 1e-3, `map ${index}: max std difference ${stdDifference}`);
+  }
+});
+
+test('map outputs leave features bit-identical', async () => {
+  // A session on the graph without the block map outputs, as it was before they were added.
+  const model = onnxProto.onnx.ModelProto.decode(addFeatureOutputs(readFileSync(MODEL_FILE), MODEL_FILE));
+  const mapOutputs = new Set(POOLED_TAPS.map((tap) => tap.mapOutput));
+  model.graph!.output = model.graph!.output!.filter((output) => !mapOutputs.has(output.name ?? ''));
+  model.graph!.node = model.graph!.node!.filter((node) => !(node.output ?? []).some((output) => mapOutputs.has(output)));
+  const session = await createOnnxSession(onnxProto.onnx.ModelProto.encode(model).finish(), MODEL_FILE);
+  try {
+    const files = ['benign (5).png', 'malignant (5).png'].map((name) => path.join(BUSI_DIR, name.split(' ')[0], name));
+    const images = await Promise.all(files.map((file) => loadTestImage(file)));
+    const input = new ort.Tensor('float32', toNormalisedNchw(images, 224), [images.length, 3, 224, 224]);
+    const outputs = await session.run({ [INPUT_NAME]: input }, POOLED_PARTS.map((part) => part.output));
+    const withMaps = await backbone.extract(images, { maps: true });
+    const withoutMaps = await backbone.extract(images);
+    let offset = 0;
+    for (const part of POOLED_PARTS) {
+      const reference = outputs[part.output].data as Float32Array;
+      for (let i = 0; i < images.length; i++) {
+        const expected = Array.from(reference.subarray(i * part.channels, (i + 1) * part.channels));
+        const start = i * backbone.featureDim + offset;
+        assert.deepEqual(Array.from(withMaps.pooled.subarray(start, start + part.channels)), expected, `${part.output}, image ${i}, with maps`);
+        assert.deepEqual(Array.from(withoutMaps.pooled.subarray(start, start + part.channels)), expected, `${part.output}, image ${i}, without maps`);
+      }
+      offset += part.channels;
+    }
+  } finally {
+    await session.release();
+  }
+});
+
+test('maps split a linear logit exactly', async () => {
+  const image = await loadTestImage(path.join(BUSI_DIR, 'malignant', 'malignant (3).png'));
+  const batch = await backbone.extract([image], { maps: true });
+  assert.ok(batch.maps);
+  const head = randomLinearHead(new Rng(3), backbone.featureDim);
+  const values = attributeView(head, batch.pooled, batch.maps, 0, 14, 14);
+  const expected = headLogit(head, batch.pooled) - head.layers[0].bias[0];
+  const total = values.reduce((sum, value) => sum + value, 0);
+  assert.ok(Math.abs(total - expected) < 1e-9 * Math.max(1, Math.abs(expected)), `sum ${total}, logit - bias ${expected}`);
 });
 
 test('features differ between images', async () => {
@@ -108,29 +189,6 @@ test('earlier-block features are ReLU6 means', async () => {
   assert.equal(offset, backbone.featureDim);
 });
 
-test('std features match the last map', async () => {
-  const image = await loadTestImage(path.join(BUSI_DIR, 'benign', 'benign (4).png'));
-  const { pooled, maps } = await backbone.extract([image], { maps: true });
-  assert.ok(maps);
-  const channels = 1280;
-  const positions = 49;
-  const stdOffset = backbone.featureDim / 2;
-  let difference = 0;
-  for (let channel = 0; channel < channels; channel++) {
-    let sum = 0;
-    let sumSquares = 0;
-    for (let position = 0; position < positions; position++) {
-      const value = maps[position * channels + channel];
-      sum += value;
-      sumSquares += value * value;
-    }
-    const mean = sum / positions;
-    const std = Math.sqrt(Math.max(0, sumSquares / positions - mean * mean));
-    difference = Math.max(difference, Math.abs(std - pooled[stdOffset + channel]));
-  }
-  assert.ok(difference < 1e-3, `max difference ${difference}`);
-});
-
 test('batching does not change features', async () => {
   const files = ['benign (1).png', 'benign (2).png', 'benign (3).png'].map((name) => path.join(BUSI_DIR, 'benign', name));
   const images = await Promise.all(files.map((file) => loadTestImage(file)));
@@ -141,7 +199,9 @@ test('batching does not change features', async () => {
     assert.ok(maxAbsDifference(oneByOne.pooled, together.pooled) < 1e-6);
     assert.ok(oneByOne.maps);
     assert.ok(together.maps);
-    assert.ok(maxAbsDifference(oneByOne.maps, together.maps) < 1e-6);
+    for (const [index, map] of together.maps.entries()) {
+      assert.ok(maxAbsDifference(oneByOne.maps[index].values, map.values) < 1e-6, `map ${index}`);
+    }
   } finally {
     await single.dispose();
   }
@@ -150,7 +210,8 @@ test('batching does not change features', async () => {
 test('extract of empty batch is empty', async () => {
   const features = await backbone.extract([], { maps: true });
   assert.equal(features.pooled.length, 0);
-  assert.equal(features.maps?.length, 0);
+  assert.ok(features.maps);
+  assert.ok(features.maps.every((map) => map.values.length === 0));
 });
 
 test('extract rejects wrong image size', async () => {

@@ -1,9 +1,9 @@
 /**
  * MobileNetV2 1.0 (ONNX Model Zoo `mobilenetv2-12-int8.onnx`, torchvision weights quantized to
  * int8) run by onnxruntime-node. At load time the graph is converted in memory to float32
- * activations (see dequantizeGraph) and extended to also output the last convolutional map, its
- * pooled features and the pooled expansion activations of earlier blocks. The file on disk stays
- * unchanged, so a bundle can copy and hash it as published.
+ * activations (see dequantizeGraph) and extended to also output the pooled features and the
+ * spatial tensors they are pooled from. The file on disk stays unchanged, so a bundle can copy and
+ * hash it as published.
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
@@ -20,6 +20,7 @@ import {
   type Backbone,
   type BackboneName,
   type FeatureBatch,
+  type PooledMap,
 } from './backbone.js';
 import { dequantizeGraph, floatName } from './dequantize-graph.js';
 import { createOnnxSession, type OnnxSessionOptions } from './onnx-session.js';
@@ -31,11 +32,15 @@ const MAP_TENSOR = '627';
 const POOLED_TENSOR = '464';
 /** A tensor of the graph whose spatial mean is appended to the pooled features. */
 interface PooledTap {
-  /** Float tensor name in the dequantized graph, float32 [N, channels, H, W]. */
+  /** Float tensor name in the dequantized graph, float32 [N, channels, side, side]. */
   tensor: string;
   channels: number;
+  /** Height and width of the tensor at 224 x 224 input. */
+  side: number;
   /** Name of the added graph output, float32 [N, channels, 1, 1]. */
   output: string;
+  /** Name of the added graph output that returns the tensor itself, float32 [N, channels, side, side]. */
+  mapOutput: string;
 }
 
 /**
@@ -48,13 +53,14 @@ interface PooledTap {
  * 0.956 for the five expansions below.
  */
 export const POOLED_TAPS: readonly PooledTap[] = [
-  { tensor: '582', channels: 576, output: 'busight_features_block12_expansion_pooled' },
-  { tensor: '600', channels: 960, output: 'busight_features_block14_expansion_pooled' },
-  { tensor: '591', channels: 576, output: 'busight_features_block13_expansion_pooled' },
-  { tensor: '609', channels: 960, output: 'busight_features_block15_expansion_pooled' },
-  { tensor: '618', channels: 960, output: 'busight_features_block16_expansion_pooled' },
+  { tensor: '582', channels: 576, side: 14, output: 'busight_features_block12_expansion_pooled', mapOutput: 'busight_features_block12_expansion_map' },
+  { tensor: '600', channels: 960, side: 7, output: 'busight_features_block14_expansion_pooled', mapOutput: 'busight_features_block14_expansion_map' },
+  { tensor: '591', channels: 576, side: 14, output: 'busight_features_block13_expansion_pooled', mapOutput: 'busight_features_block13_expansion_map' },
+  { tensor: '609', channels: 960, side: 7, output: 'busight_features_block15_expansion_pooled', mapOutput: 'busight_features_block15_expansion_map' },
+  { tensor: '618', channels: 960, side: 7, output: 'busight_features_block16_expansion_pooled', mapOutput: 'busight_features_block16_expansion_map' },
 ];
 const MAP_CHANNELS = 1280;
+const MAP_SIDE = 7;
 
 /** A pooled feature block: a graph output float32 [N, channels, 1, 1]. */
 interface PooledPart {
@@ -80,6 +86,37 @@ export const POOLED_OUTPUT = 'busight_features_pooled';
 
 /** Feature blocks in feature-vector order: last-layer means, POOLED_TAPS means, then STD_POOLED. */
 export const POOLED_PARTS: readonly PooledPart[] = [{ output: POOLED_OUTPUT, channels: MAP_CHANNELS }, ...POOLED_TAPS, ...STD_POOLED];
+
+/** A spatial tensor returned with `maps: true`, and where its mean and std features start. */
+interface MapSource {
+  /** Graph output that returns the tensor, float32 [N, channels, side, side]. */
+  output: string;
+  channels: number;
+  side: number;
+  meanOffset: number;
+  stdOffset: number;
+}
+
+/** The last map and every POOLED_TAPS tensor, in the feature-vector order of their means. */
+const MAP_SOURCES: readonly MapSource[] = [
+  mapSource(MAP_TENSOR, MAP_OUTPUT, POOLED_OUTPUT, MAP_CHANNELS, MAP_SIDE),
+  ...POOLED_TAPS.map((tap) => mapSource(tap.tensor, tap.mapOutput, tap.output, tap.channels, tap.side)),
+];
+
+/** Describes graph output `output` of tensor `tensor`, whose channel means are the POOLED_PARTS block `meanOutput`. */
+function mapSource(tensor: string, output: string, meanOutput: string, channels: number, side: number): MapSource {
+  const std = STD_POOLED.find((part) => part.tensor === tensor);
+  if (!std) throw new Error(`no STD_POOLED entry has the tensor ${tensor}`);
+  return { output, channels, side, meanOffset: featureOffset(meanOutput), stdOffset: featureOffset(std.output) };
+}
+
+/** Returns the index in the feature vector where the POOLED_PARTS block with this output starts. */
+function featureOffset(output: string): number {
+  const index = POOLED_PARTS.findIndex((part) => part.output === output);
+  if (index < 0) throw new Error(`no pooled feature block has the output ${output}`);
+  return POOLED_PARTS.slice(0, index).reduce((sum, part) => sum + part.channels, 0);
+}
+
 const LOGITS_OUTPUT = 'output';
 /** Name of the Model Zoo graph's input, float32 [N, 3, 224, 224] (see toNormalisedNchw). */
 export const INPUT_NAME = 'input';
@@ -105,9 +142,10 @@ export interface OnnxMobileNetV2Options extends OnnxSessionOptions {
  * Returns the serialised Model Zoo graph converted to float32 activations (see dequantizeGraph),
  * with extra graph outputs. MAP_OUTPUT is the last convolutional map (float32 [N,1280,7,7]) and
  * POOLED_OUTPUT its pooled features (float32 [N,1280,1,1]). Each POOLED_TAPS output is the
- * average-pooled tensor, and each STD_POOLED output the spatial standard deviation (float32
- * [N,channels,1,1]). Throws ModelError when the bytes are not an
- * ONNX model or the graph lacks the expected tensors, which means it is not
+ * average-pooled tensor and its mapOutput the tensor itself, and each STD_POOLED output the
+ * spatial standard deviation (float32 [N,channels,1,1]). The map outputs only copy tensors that
+ * the features already need, so they leave the features unchanged. Throws ModelError when the
+ * bytes are not an ONNX model or the graph lacks the expected tensors, which means it is not
  * mobilenetv2-12-int8.onnx.
  */
 export function addFeatureOutputs(modelBytes: Uint8Array, source: string): Uint8Array {
@@ -130,15 +168,17 @@ export function addFeatureOutputs(modelBytes: Uint8Array, source: string): Uint8
   const nodes = (model.graph!.node ??= []);
   const outputs = (model.graph!.output ??= []);
   const additions = [
-    { output: MAP_OUTPUT, dims: ['batch_size', MAP_CHANNELS, 7, 7] },
+    { output: MAP_OUTPUT, dims: ['batch_size', MAP_CHANNELS, MAP_SIDE, MAP_SIDE] },
     { output: POOLED_OUTPUT, dims: ['batch_size', MAP_CHANNELS, 1, 1] },
     ...POOLED_TAPS.map((tap) => ({ output: tap.output, dims: ['batch_size', tap.channels, 1, 1] })),
+    ...POOLED_TAPS.map((tap) => ({ output: tap.mapOutput, dims: ['batch_size', tap.channels, tap.side, tap.side] })),
     ...STD_POOLED.map((part) => ({ output: part.output, dims: ['batch_size', part.channels, 1, 1] })),
   ];
   const node = (opType: string, input: string[], output: string) => nodes.push(onnx.NodeProto.create({ name: `${output}_node`, opType, input, output: [output] }));
   node('Identity', [MAP_TENSOR], MAP_OUTPUT);
   node('Identity', [POOLED_TENSOR], POOLED_OUTPUT);
   for (const tap of POOLED_TAPS) node('GlobalAveragePool', [tap.tensor], tap.output);
+  for (const tap of POOLED_TAPS) node('Identity', [tap.tensor], tap.mapOutput);
   for (const part of STD_POOLED) {
     // std = sqrt(max(0, mean(x^2) - mean(x)^2)) over the spatial positions of each channel.
     const prefix = part.output;
@@ -194,7 +234,6 @@ class OnnxMobileNetV2 implements Backbone {
   readonly inputSize = BACKBONE_SPECS['mobilenet_v2_1.0'].inputSize;
   /** Pooled last-layer features (1280, the channel means of the map), then POOLED_TAPS means and STD_POOLED. */
   readonly featureDim = POOLED_PARTS.reduce((sum, part) => sum + part.channels, 0);
-  readonly mapShape = BACKBONE_SPECS['mobilenet_v2_1.0'].mapShape;
   private disposed = false;
 
   constructor(
@@ -205,13 +244,12 @@ class OnnxMobileNetV2 implements Backbone {
 
   async extract(images: RgbImage[], options: { maps?: boolean } = {}): Promise<FeatureBatch> {
     checkBackboneInput(images, this.inputSize);
-    const [mapH, mapW, channels] = this.mapShape;
-    const mapSize = mapH * mapW * channels;
     const pooled = new Float32Array(images.length * this.featureDim);
-    const maps = options.maps ? new Float32Array(images.length * mapSize) : undefined;
+    // Per MAP_SOURCES entry, the map values of each batch run, float32 [run size, channels, side, side].
+    const mapRuns: Float32Array[][] | undefined = options.maps ? MAP_SOURCES.map(() => []) : undefined;
     const pooledParts = POOLED_PARTS;
     const pooledFetches = pooledParts.map((part) => part.output);
-    const fetches = maps ? [...pooledFetches, MAP_OUTPUT] : pooledFetches;
+    const fetches = mapRuns ? [...pooledFetches, ...MAP_SOURCES.map((source) => source.output)] : pooledFetches;
 
     for (let start = 0; start < images.length; start += this.batchSize) {
       const chunk = images.slice(start, start + this.batchSize);
@@ -225,12 +263,28 @@ class OnnxMobileNetV2 implements Backbone {
           offset += part.channels;
         }
       }
-      if (maps) {
-        const nchw = outputs[MAP_OUTPUT].data as Float32Array;
-        nchwToNhwc(nchw, chunk.length, channels, mapH, mapW, maps.subarray(start * mapSize));
+      if (mapRuns) {
+        for (const [index, source] of MAP_SOURCES.entries()) {
+          const size = source.channels * source.side * source.side;
+          const nchw = outputs[source.output].data as Float32Array;
+          if (nchw.length !== chunk.length * size) {
+            throw new ModelError(`${source.output}: expected ${chunk.length} x ${size} values from ONNX Runtime, received ${nchw.length}`);
+          }
+          mapRuns[index].push(nchw);
+        }
       }
     }
-    return maps ? { pooled, maps } : { pooled };
+    if (!mapRuns) return { pooled };
+
+    const maps: PooledMap[] = MAP_SOURCES.map(({ channels, side, meanOffset, stdOffset }, index) => ({
+      values: concatenate(mapRuns[index], images.length * channels * side * side),
+      height: side,
+      width: side,
+      channels,
+      meanOffset,
+      stdOffset,
+    }));
+    return { pooled, maps };
   }
 
   async classify(images: RgbImage[]): Promise<Float32Array> {
@@ -258,6 +312,18 @@ class OnnxMobileNetV2 implements Backbone {
   }
 }
 
+/** Returns the arrays joined end to end, float32 [length], without a copy when there is only one. */
+function concatenate(parts: Float32Array[], length: number): Float32Array {
+  if (parts.length === 1) return parts[0];
+  const out = new Float32Array(length);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
+}
+
 /**
  * Converts n RGB uint8 HWC size x size images to one float32 NCHW [n, 3, size, size] array:
  * RGB / 255, then (value - mean) / std per channel with the ImageNet statistics.
@@ -275,17 +341,4 @@ export function toNormalisedNchw(images: readonly RgbImage[], size: number): Flo
     }
   }
   return out;
-}
-
-/** Copies float32 NCHW [n, c, h, w] into `out` as NHWC [n, h, w, c]. */
-function nchwToNhwc(src: Float32Array, n: number, c: number, h: number, w: number, out: Float32Array): void {
-  const plane = h * w;
-  for (let i = 0; i < n; i++) {
-    const srcBase = i * c * plane;
-    const outBase = i * plane * c;
-    for (let ch = 0; ch < c; ch++) {
-      const channelBase = srcBase + ch * plane;
-      for (let p = 0; p < plane; p++) out[outBase + p * c + ch] = src[channelBase + p];
-    }
-  }
 }

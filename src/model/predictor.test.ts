@@ -1,6 +1,7 @@
 /**
  * Tests of the predictor's heat map on a bundle trained by `busight train` on real BUSI images:
- * the heat map must follow the image when it is mirrored, as the probability does.
+ * the heat map must follow the image when it is mirrored, as the probability does, and must show
+ * evidence on malignant images.
  */
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
@@ -15,8 +16,19 @@ import { loadPredictor, type Prediction, type Predictor } from './predictor.js';
 /** BUSI images whose heat maps are compared with those of their mirrors. */
 const IMAGE_IDS = ['malignant/malignant (30).png', 'benign/benign (40).png'];
 
-/** Maximum difference between the mirrored image's map and the flipped map, as a fraction of the map's maximum. */
-const RELATIVE_TOLERANCE = 1e-3;
+/**
+ * BUSI malignant images called malignant whose heat map was all zero when it covered only the
+ * channel means of the last map, with the bundle that `busight train` builds on BUSI.
+ */
+const FORMERLY_EMPTY_IDS = ['malignant/malignant (2).png', 'malignant/malignant (8).png', 'malignant/malignant (15).png', 'malignant/malignant (33).png'];
+
+/**
+ * Maximum difference between the mirrored image's map and the flipped map, as a fraction of the
+ * map's maximum. The zoomed views of a mirrored image differ from the mirrored zoomed views by one
+ * grey level in 60 to 70 of 150528 values, from rounding in the bilinear crop. With the test
+ * bundle, on 30 other BUSI images, that moved the map by up to 0.027 of its maximum.
+ */
+const RELATIVE_TOLERANCE = 0.05;
 
 let predictor: Predictor;
 
@@ -56,9 +68,21 @@ describe('predictor heat map', () => {
       assert.ok(Math.min(...originalMap.map) >= 0, 'heat map values are >= 0');
 
       const flipped = mirrorMap(originalMap.map, originalMap.height, originalMap.width);
+      const asymmetry = maxAbsDifference(originalMap.map, flipped);
+      assert.ok(asymmetry > 4 * RELATIVE_TOLERANCE * max, `the map is nearly symmetric (${asymmetry}), so the comparison cannot fail`);
       const difference = maxAbsDifference(mirroredMap.map, flipped);
       assert.ok(difference <= RELATIVE_TOLERANCE * max, `max difference ${difference} exceeds ${RELATIVE_TOLERANCE} x map maximum ${max}`);
       assert.ok(Math.abs(mirrored.probability - original.probability) < 1e-3, `probabilities ${original.probability} and ${mirrored.probability}`);
+    });
+  }
+
+  for (const id of FORMERLY_EMPTY_IDS) {
+    test(`malignant image has non-zero heat map: ${id}`, async () => {
+      const { map, width, height } = heatmapOf(await predictor.predict(await loadBusiImage(id), { heatmap: true }));
+      assert.deepEqual([height, width], [14, 14]);
+      assert.equal(map.length, width * height);
+      assert.ok(map.every((value) => value >= 0), 'heat map values are >= 0');
+      assert.ok(map.some((value) => value > 0), 'the heat map is all zero');
     });
   }
 

@@ -3,13 +3,13 @@ import type { Label } from '../data/sample.js';
 import { ModelError } from '../errors.js';
 import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
+import { logitHeatmap } from './attribution.js';
 import type { Backbone } from './backbone.js';
 import type { BundleManifest, LoadedBundle } from './bundle.js';
 import { readBundle } from './bundle.js';
 import { fixedViews } from './fixed-views.js';
-import { calibratedProbability, gradCam, headLogit } from './head.js';
+import { calibratedProbability, headLogit } from './head.js';
 import { loadBackboneFromDir } from './load-backbone.js';
-import { mirrorMap } from './mirror.js';
 
 /** Result for one image. */
 export interface Prediction {
@@ -19,7 +19,11 @@ export interface Prediction {
   label: Label;
   /** The bundle's operating threshold in [0, 1]. */
   threshold: number;
-  /** Grad-CAM heat map float32 [heatmapHeight, heatmapWidth], values >= 0 (0 = no malignant evidence), averaged over the image and mirror views (the image view alone in 1-view bundles), when requested. */
+  /**
+   * Heat map float32 [heatmapHeight, heatmapWidth] in the image's coordinates, when requested:
+   * the ReLU of the head's logit split over positions and averaged over the test-time views (see
+   * logitHeatmap). Values are >= 0 and 0 means no evidence for malignancy at that position.
+   */
   heatmap?: Float32Array;
   heatmapWidth?: number;
   heatmapHeight?: number;
@@ -66,7 +70,6 @@ class BundlePredictor implements Predictor {
   async predictBatch(images: RgbImage[], options: { heatmap?: boolean } = {}): Promise<Prediction[]> {
     const { inputSize, testTimeViews } = this.manifest.preprocessing;
     const dim = this.backbone.featureDim;
-    const [mapHeight, mapWidth] = this.backbone.mapShape;
 
     // Build the test-time views (the same fixed views as in training): image-major, views consecutive.
     const views: RgbImage[] = [];
@@ -86,44 +89,17 @@ class BundlePredictor implements Predictor {
         label: probability >= this.manifest.threshold ? 1 : 0,
         threshold: this.manifest.threshold,
       };
-      if (options.heatmap && batch.maps) {
-        prediction.heatmap = this.heatmap(batch.maps, batch.pooled, index * testTimeViews, Math.min(testTimeViews, 2));
-        prediction.heatmapWidth = mapWidth;
-        prediction.heatmapHeight = mapHeight;
+      if (options.heatmap) {
+        // NOTE: for a linear head the map sums, before its ReLU, to the mean view logit minus the
+        // head's bias. When the bias alone reaches the threshold, a malignant call can have no
+        // position above 0 and get an all-zero map. The web app then shows a message instead.
+        const heatmap = logitHeatmap(this.bundle.head, batch, index * testTimeViews, testTimeViews);
+        prediction.heatmap = heatmap.values;
+        prediction.heatmapWidth = heatmap.width;
+        prediction.heatmapHeight = heatmap.height;
       }
       return prediction;
     });
-  }
-
-  /**
-   * Averages view 0's Grad-CAM map and view 1's map flipped back left-right (view 0 alone when
-   * `views` is 1) for the image whose views start at row `firstRow`. Returns float32 [h, w], values >= 0.
-   */
-  private heatmap(maps: Float32Array, pooled: Float32Array, firstRow: number, views: number): Float32Array {
-    const dim = this.backbone.featureDim;
-    const [mapHeight, mapWidth, channels] = this.backbone.mapShape;
-    const mapSize = mapHeight * mapWidth * channels;
-
-    // View 1 is the exact mirror of view 0 (see fixedViews), so its map flipped back lies on the
-    // image's own coordinates. A mirrored upload thus gets the mirrored heat map.
-    // NOTE: the zoomed views 2 and 3 count in the probability but not in the heat map. Only the
-    // channel means of the last map get a location, so the evidence in their standard deviations
-    // and in earlier blocks is not shown, and a malignant prediction can get an all-zero map.
-    const sum = new Float32Array(mapHeight * mapWidth);
-    for (let view = 0; view < views; view++) {
-      const row = firstRow + view;
-      const cam = gradCam(
-        this.bundle.head,
-        maps.subarray(row * mapSize, (row + 1) * mapSize),
-        mapHeight,
-        mapWidth,
-        pooled.subarray(row * dim, (row + 1) * dim),
-      );
-      const aligned = view === 1 ? mirrorMap(cam, mapHeight, mapWidth) : cam;
-      for (let position = 0; position < sum.length; position++) sum[position] += aligned[position];
-    }
-    for (let position = 0; position < sum.length; position++) sum[position] /= views;
-    return sum;
   }
 
   async dispose(): Promise<void> {

@@ -7,17 +7,21 @@ import * as tf from '@tensorflow/tfjs';
 
 import { DataError, ModelError } from '../errors.js';
 import { memoryLogger } from '../util/log.js';
+import { Rng } from '../util/rng.js';
+import { attributeView, logitHeatmap } from './attribution.js';
 import type { Backbone } from './backbone.js';
 import {
   BUSI_DIR,
   LABELLED_PHOTOS,
   loadTestImage,
   maxAbsDifference,
+  randomLinearHead,
   readImagenetLabels,
   spatialMean,
   testWeightsDir,
   topClasses,
 } from './backbone-fixtures.js';
+import { headLogit } from './head.js';
 import { fileIOHandler, loadTfjsMobileNetV1 } from './tfjs-mobilenet-v1.js';
 
 const MODEL_DIR = path.join(testWeightsDir(), 'mobilenet_v1_0.75_224');
@@ -74,9 +78,26 @@ test('pooled features equal mean of maps', async () => {
   ];
   const { pooled, maps } = await backbone.extract(images, { maps: true });
   assert.equal(pooled.length, 2 * 768);
-  assert.equal(maps?.length, 2 * 7 * 7 * 768);
   assert.ok(maps);
-  assert.ok(maxAbsDifference(pooled, spatialMean(maps, images.length, backbone.mapShape)) < 1e-4);
+  assert.equal(maps.length, 1);
+  const [map] = maps;
+  assert.deepEqual([map.height, map.width, map.channels, map.meanOffset, map.stdOffset], [7, 7, 768, 0, undefined]);
+  assert.equal(map.values.length, 2 * 7 * 7 * 768);
+  assert.ok(maxAbsDifference(pooled, spatialMean(map, images.length)) < 1e-4);
+});
+
+test('map splits a linear logit exactly', async () => {
+  const image = await loadTestImage(path.join(BUSI_DIR, 'malignant', 'malignant (3).png'));
+  const batch = await backbone.extract([image], { maps: true });
+  const head = randomLinearHead(new Rng(4), backbone.featureDim);
+  const heatmap = logitHeatmap(head, batch, 0, 1);
+  assert.deepEqual([heatmap.height, heatmap.width], [7, 7]);
+  assert.ok(batch.maps);
+  const values = attributeView(head, batch.pooled, batch.maps, 0, 7, 7);
+  const expected = headLogit(head, batch.pooled) - head.layers[0].bias[0];
+  const total = values.reduce((sum, value) => sum + value, 0);
+  assert.ok(Math.abs(total - expected) < 1e-9 * Math.max(1, Math.abs(expected)), `sum ${total}, logit - bias ${expected}`);
+  assert.ok(maxAbsDifference(heatmap.values, Float32Array.from(values, (value) => Math.max(0, value))) < 1e-5);
 });
 
 test('features differ between images', async () => {

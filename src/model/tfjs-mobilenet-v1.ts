@@ -22,6 +22,8 @@ import { initTfjsBackend, type TfjsBackendName } from './tfjs-backend.js';
 import { listBackboneFiles } from './weights.js';
 
 const FEATURE_LAYER = 'conv_pw_13_relu';
+/** Shape [height, width, channels] of the FEATURE_LAYER map at 224 x 224 input. */
+const MAP_SHAPE = [7, 7, 768] as const;
 const LOGITS_LAYER = 'conv_preds';
 const IMAGENET_CLASSES = 1000;
 
@@ -118,7 +120,6 @@ class TfjsMobileNetV1 implements Backbone {
   readonly name: BackboneName = 'mobilenet_v1_0.75';
   readonly inputSize = BACKBONE_SPECS['mobilenet_v1_0.75'].inputSize;
   readonly featureDim = BACKBONE_SPECS['mobilenet_v1_0.75'].featureDim;
-  readonly mapShape = BACKBONE_SPECS['mobilenet_v1_0.75'].mapShape;
   private disposed = false;
 
   constructor(
@@ -132,7 +133,8 @@ class TfjsMobileNetV1 implements Backbone {
   async extract(images: RgbImage[], options: { maps?: boolean } = {}): Promise<FeatureBatch> {
     checkBackboneInput(images, this.inputSize);
     this.checkNotDisposed();
-    const mapSize = this.mapShape[0] * this.mapShape[1] * this.mapShape[2];
+    const [height, width, channels] = MAP_SHAPE;
+    const mapSize = height * width * channels;
     const pooled = new Float32Array(images.length * this.featureDim);
     const maps = options.maps ? new Float32Array(images.length * mapSize) : undefined;
 
@@ -141,7 +143,7 @@ class TfjsMobileNetV1 implements Backbone {
       const [pooledTensor, mapTensor] = tf.tidy(() => {
         const map = this.featureModel.predict(toScaledNhwc(chunk, this.inputSize)) as tf.Tensor4D; // [n,7,7,768]
         const mean = tf.mean(map, [1, 2]); // [n,768]
-        return maps ? [mean, map] : [mean];
+        return maps ? [mean, tf.transpose(map, [0, 3, 1, 2])] : [mean]; // map as NCHW [n,768,7,7]
       });
       try {
         pooled.set(await pooledTensor.data<'float32'>(), start * this.featureDim);
@@ -151,7 +153,8 @@ class TfjsMobileNetV1 implements Backbone {
         mapTensor?.dispose();
       }
     }
-    return maps ? { pooled, maps } : { pooled };
+    // The features are the channel means of the map alone, because this backbone pools no standard deviations.
+    return maps ? { pooled, maps: [{ values: maps, height, width, channels, meanOffset: 0 }] } : { pooled };
   }
 
   async classify(images: RgbImage[]): Promise<Float32Array> {

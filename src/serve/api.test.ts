@@ -109,6 +109,7 @@ describe('prediction API', () => {
     assert.equal(body.modelName, predictor.manifest.modelName);
     assert.equal(body.caseNumber, 1);
     assert.match(body.heatmapUrl, /^\/api\/v1\/predictions\/[0-9a-f]{32}\/heatmap\.png$/);
+    assert.equal(typeof body.heatmapEmpty, 'boolean');
     assert.equal(response.headers.get('location'), `/api/v1/predictions/${body.id}`);
     assert.equal(containsText(Buffer.from(JSON.stringify(body)), PATIENT_MARKER), false, 'the file name is not echoed');
 

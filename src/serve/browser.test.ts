@@ -192,4 +192,40 @@ describe('web app in Chromium', { skip }, () => {
     await report.screenshot({ path: path.join(SCREENS_DIR, 'report-en.png'), fullPage: true });
     await page.context().close();
   });
+
+  test('empty heat map shows a message', async () => {
+    // A stored case, returned with its heat map marked empty, as the API marks a map whose values
+    // are all 0. The page's upload gets it as the response, because forwarding that multipart
+    // upload with route.fetch got HTTP 400 (playwright-core 1.65).
+    const form = new FormData();
+    form.append('image', new Blob([await fs.readFile(uploadFiles[0])], { type: 'image/png' }), 'upload.png');
+    const stored = (await (await fetch(new URL('api/v1/predictions', server.url), { method: 'POST', body: form })).json()) as { id: string };
+    const page = await newPage();
+    await page.context().route(/\/api\/v1\/predictions$/, async (route) => {
+      if (route.request().method() !== 'POST') return route.fallback();
+      await route.fulfill({ status: 201, json: { ...stored, heatmapEmpty: true } });
+    });
+    await page.context().route(/\/api\/v1\/predictions\/[0-9a-f]{32}$/, async (route) => {
+      const response = await route.fetch();
+      await route.fulfill({ response, json: { ...(await response.json()), heatmapEmpty: true } });
+    });
+    await page.goto(server.url);
+    await page.locator('#file-input').setInputFiles(uploadFiles[0]);
+    const card = page.locator('.result-card');
+    await card.locator('.probability-value').waitFor({ timeout: 60_000 });
+    assert.equal(await card.locator('.heatmap-empty').innerText(), translate('zh-CN', 'result.heatmapEmpty'));
+    assert.equal(await card.locator('img.heatmap').count(), 0, 'no empty overlay');
+    assert.equal(await card.locator('.legend').count(), 0, 'no legend for an empty map');
+
+    await page.locator('#language-switch').click();
+    assert.equal(await card.locator('.heatmap-empty').innerText(), translate('en', 'result.heatmapEmpty'));
+    await page.screenshot({ path: path.join(SCREENS_DIR, 'app-empty-heatmap-en.png'), fullPage: true });
+
+    const [report] = await Promise.all([page.context().waitForEvent('page'), card.locator('a.report-link').click()]);
+    await report.locator('#report').waitFor({ state: 'visible' });
+    assert.equal(await report.locator('#report-heatmap-empty').innerText(), translate('en', 'result.heatmapEmpty'));
+    assert.equal(await report.locator('#report-heatmap').isVisible(), false, 'no empty overlay on the report');
+    assert.equal(await report.locator('#report-legend').isVisible(), false, 'no legend on the report');
+    await page.context().close();
+  });
 });

@@ -17,6 +17,8 @@ export interface PredictionJson {
   imageUrl: string;
   /** URL of the heat map PNG, or null when the case has none. */
   heatmapUrl: string | null;
+  /** True when the case has a heat map whose values are all 0, so no region raised the malignancy score. */
+  heatmapEmpty: boolean;
   reportUrl: string;
 }
 
@@ -35,6 +37,7 @@ export function toPredictionJson(record: CaseRecord): PredictionJson {
     image: { width: record.imageWidth, height: record.imageHeight },
     imageUrl: `${base}/image.png`,
     heatmapUrl: record.heatmapWidth !== undefined ? `${base}/heatmap.png` : null,
+    heatmapEmpty: record.heatmapMax === 0,
     reportUrl: `/report/${record.id}`,
   };
 }

@@ -50,7 +50,9 @@ test('case store insert and read back', async () => {
     assert.equal(first.label, 0);
     assert.equal(second.label, 1);
     assert.equal(first.heatmapWidth, 3);
+    assert.equal(first.heatmapMax, 2);
     assert.equal(second.heatmapWidth, undefined);
+    assert.equal(second.heatmapMax, undefined);
 
     assert.deepEqual(store.get(first.id), first);
     assert.equal(store.get('0'.repeat(32)), undefined);
@@ -90,6 +92,77 @@ test('case store rejects invalid probability', async () => {
     assert.equal(store.count(), 0);
   } finally {
     store.close();
+  }
+});
+
+test('case store marks all-zero heat map', async () => {
+  const store = CaseStore.open(await tempDir());
+  try {
+    const empty = store.insert({ ...newCase(0.6), heatmap: { data: new Float32Array(6), width: 3, height: 2 } });
+    assert.equal(empty.heatmapMax, 0);
+    assert.equal(store.list(1)[0].heatmapMax, 0);
+  } finally {
+    store.close();
+  }
+});
+
+test('case store migrates schema version 1', async () => {
+  // A version 1 database: no heatmap_max column. Case 3 was deleted, so the next number is 4.
+  const dir = await tempDir();
+  const db = new Database(path.join(dir, DATABASE_FILE));
+  db.exec(`
+    CREATE TABLE cases (
+      case_number INTEGER PRIMARY KEY AUTOINCREMENT,
+      id TEXT NOT NULL UNIQUE,
+      created_at TEXT NOT NULL,
+      probability REAL NOT NULL CHECK (probability BETWEEN 0 AND 1),
+      label INTEGER NOT NULL CHECK (label IN (0, 1)),
+      threshold REAL NOT NULL CHECK (threshold BETWEEN 0 AND 1),
+      model_name TEXT NOT NULL,
+      model_version TEXT NOT NULL,
+      image_width INTEGER NOT NULL,
+      image_height INTEGER NOT NULL,
+      heatmap_width INTEGER,
+      heatmap_height INTEGER,
+      image_png BLOB NOT NULL,
+      heatmap_f32 BLOB
+    );
+    PRAGMA user_version = 1;
+  `);
+  const insert = db.prepare(
+    `INSERT INTO cases (id, created_at, probability, label, threshold, model_name, model_version,
+       image_width, image_height, heatmap_width, heatmap_height, image_png, heatmap_f32)
+     VALUES (?, '2026-01-02T03:04:05.000Z', 0.7, 1, 0.4, 'busight-test', 'abcdef012345', 4, 3, ?, ?, ?, ?)`,
+  );
+  const blob = (values: number[]) => Buffer.from(new Float32Array(values).buffer);
+  insert.run('a'.repeat(32), 3, 1, Buffer.from([1, 2, 3]), blob([0, 1.5, 0.5]));
+  insert.run('b'.repeat(32), 3, 1, Buffer.from([4, 5, 6]), blob([0, 0, 0]));
+  insert.run('c'.repeat(32), null, null, Buffer.from([7]), null);
+  db.prepare('DELETE FROM cases WHERE case_number = 3').run();
+  db.close();
+
+  const store = CaseStore.open(dir);
+  try {
+    const withMap = store.get('a'.repeat(32));
+    const emptyMap = store.get('b'.repeat(32));
+    assert.equal(withMap?.caseNumber, 1);
+    assert.equal(withMap?.heatmapMax, 1.5);
+    assert.equal(emptyMap?.caseNumber, 2);
+    assert.equal(emptyMap?.heatmapMax, 0);
+    assert.deepEqual([...store.getImagePng('b'.repeat(32))!], [4, 5, 6]);
+    assert.deepEqual([...store.getHeatmap('a'.repeat(32))!.data], [0, 1.5, 0.5]);
+    assert.equal(store.count(), 2);
+    assert.equal(store.insert(newCase(0.2)).caseNumber, 4, 'case numbers are never reused');
+  } finally {
+    store.close();
+  }
+  const reopened = new Database(path.join(dir, DATABASE_FILE));
+  try {
+    assert.equal(reopened.pragma('user_version', { simple: true }), 2);
+    const tables = reopened.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[];
+    assert.deepEqual(tables.map((table) => table.name), ['cases', 'sqlite_sequence']);
+  } finally {
+    reopened.close();
   }
 });
 

@@ -28,6 +28,8 @@ export interface CaseRecord {
   /** Heat map size, or undefined when the case has no heat map. */
   heatmapWidth?: number;
   heatmapHeight?: number;
+  /** Largest finite heat map value, when the case has a heat map. 0 means the map is all zero. */
+  heatmapMax?: number;
 }
 
 /** A new case as given to `CaseStore.insert`. */
@@ -48,11 +50,14 @@ export interface NewCase {
 /** The database file inside the data folder. */
 export const DATABASE_FILE = 'busight-cases.sqlite';
 
-/** Schema version stored in `PRAGMA user_version`; a database from a newer busight is rejected. */
-const SCHEMA_VERSION = 1;
+/**
+ * Schema version stored in `PRAGMA user_version`; a database from a newer busight is rejected.
+ * Version 2 added the column heatmap_max.
+ */
+const SCHEMA_VERSION = 2;
 
 const CASE_COLUMNS = `id, case_number, created_at, probability, label, threshold, model_name, model_version,
-  image_width, image_height, heatmap_width, heatmap_height`;
+  image_width, image_height, heatmap_width, heatmap_height, heatmap_max`;
 
 interface CaseRow {
   id: string;
@@ -67,6 +72,7 @@ interface CaseRow {
   image_height: number;
   heatmap_width: number | null;
   heatmap_height: number | null;
+  heatmap_max: number | null;
 }
 
 /**
@@ -105,7 +111,16 @@ export class CaseStore {
         file,
       );
     }
-    if (version < SCHEMA_VERSION) createSchema(db);
+    try {
+      if (version === 0) createSchema(db);
+      if (version === 1) migrateFromVersion1(db);
+    } catch (error) {
+      db.close();
+      throw new DataError(
+        `Failed to update the case database ${file} from schema version ${version}: ${(error as Error).message}. Check that the file is writable, or choose another --data-dir.`,
+        file,
+      );
+    }
     return new CaseStore(db);
   }
 
@@ -120,8 +135,8 @@ export class CaseStore {
     const result = this.db
       .prepare(
         `INSERT INTO cases (id, created_at, probability, label, threshold, model_name, model_version,
-           image_width, image_height, heatmap_width, heatmap_height, image_png, heatmap_f32)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           image_width, image_height, heatmap_width, heatmap_height, heatmap_max, image_png, heatmap_f32)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         id,
@@ -135,6 +150,7 @@ export class CaseStore {
         newCase.imageHeight,
         newCase.heatmap?.width ?? null,
         newCase.heatmap?.height ?? null,
+        newCase.heatmap ? heatmapMax(newCase.heatmap.data) : null,
         Buffer.from(newCase.imagePng),
         heatmapBytes,
       );
@@ -182,10 +198,7 @@ export class CaseStore {
       .prepare('SELECT heatmap_f32, heatmap_width, heatmap_height FROM cases WHERE id = ?')
       .get(id) as { heatmap_f32: Buffer | null; heatmap_width: number | null; heatmap_height: number | null } | undefined;
     if (!row?.heatmap_f32 || row.heatmap_width === null || row.heatmap_height === null) return undefined;
-    // Copy into an aligned buffer: a Buffer from SQLite may start at an odd byte offset.
-    const data = new Float32Array(row.heatmap_f32.byteLength / 4);
-    new Uint8Array(data.buffer).set(row.heatmap_f32);
-    return { data, width: row.heatmap_width, height: row.heatmap_height };
+    return { data: float32FromBlob(row.heatmap_f32), width: row.heatmap_width, height: row.heatmap_height };
   }
 
   close(): void {
@@ -193,10 +206,8 @@ export class CaseStore {
   }
 }
 
-function createSchema(db: Database.Database): void {
-  // Image and heat map columns come last so that list queries never read their overflow pages.
-  db.exec(`
-    CREATE TABLE IF NOT EXISTS cases (
+/** Columns of the cases table. Image and heat map columns come last so that list queries never read their overflow pages. */
+const CASES_TABLE_COLUMNS = `
       case_number INTEGER PRIMARY KEY AUTOINCREMENT,
       id TEXT NOT NULL UNIQUE,
       created_at TEXT NOT NULL,
@@ -209,11 +220,53 @@ function createSchema(db: Database.Database): void {
       image_height INTEGER NOT NULL,
       heatmap_width INTEGER,
       heatmap_height INTEGER,
+      heatmap_max REAL,
       image_png BLOB NOT NULL,
-      heatmap_f32 BLOB
-    );
+      heatmap_f32 BLOB`;
+
+function createSchema(db: Database.Database): void {
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS cases (${CASES_TABLE_COLUMNS});
     PRAGMA user_version = ${SCHEMA_VERSION};
   `);
+}
+
+/**
+ * Rebuilds a version 1 cases table with the heatmap_max column, in one transaction. ALTER TABLE
+ * ADD COLUMN would put the column after the image, so every list query would read the image.
+ * The AUTOINCREMENT counter moves to the new table, so case numbers are still never reused.
+ */
+function migrateFromVersion1(db: Database.Database): void {
+  db.function('busight_heatmap_max', { deterministic: true }, (blob: unknown) =>
+    Buffer.isBuffer(blob) ? heatmapMax(float32FromBlob(blob)) : null,
+  );
+  const copied = `case_number, id, created_at, probability, label, threshold, model_name, model_version,
+    image_width, image_height, heatmap_width, heatmap_height, image_png, heatmap_f32`;
+  db.transaction(() => {
+    db.exec(`
+      ALTER TABLE cases RENAME TO cases_version_1;
+      CREATE TABLE cases (${CASES_TABLE_COLUMNS});
+      INSERT INTO cases (${copied}, heatmap_max) SELECT ${copied}, busight_heatmap_max(heatmap_f32) FROM cases_version_1;
+      DELETE FROM sqlite_sequence WHERE name = 'cases';
+      UPDATE sqlite_sequence SET name = 'cases' WHERE name = 'cases_version_1';
+      DROP TABLE cases_version_1;
+      PRAGMA user_version = ${SCHEMA_VERSION};
+    `);
+  })();
+}
+
+/** Returns the largest finite value of a heat map, or 0 when it has none above 0. */
+function heatmapMax(values: Float32Array): number {
+  let max = 0;
+  for (const value of values) if (Number.isFinite(value) && value > max) max = value;
+  return max;
+}
+
+/** Copies a float32 blob into an aligned Float32Array: a Buffer from SQLite may start at an odd byte offset. */
+function float32FromBlob(blob: Buffer): Float32Array {
+  const data = new Float32Array(Math.floor(blob.byteLength / 4));
+  new Uint8Array(data.buffer).set(blob.subarray(0, data.byteLength));
+  return data;
 }
 
 function toRecord(row: CaseRow): CaseRecord {
@@ -230,5 +283,6 @@ function toRecord(row: CaseRow): CaseRecord {
     imageHeight: row.image_height,
     heatmapWidth: row.heatmap_width ?? undefined,
     heatmapHeight: row.heatmap_height ?? undefined,
+    heatmapMax: row.heatmap_max ?? undefined,
   };
 }

@@ -109,7 +109,8 @@ export const REPORT_HTML = `${head('report.title', 'report.js')}
       <figcaption ${text('report.imageWith')}</figcaption>
     </figure>
   </section>
-  <p class="legend"><span class="legend-bar"></span><span ${text('result.heatmapLegend')}</span></p>
+  <p id="report-legend" class="legend"><span class="legend-bar"></span><span ${text('result.heatmapLegend')}</span></p>
+  <p id="report-heatmap-empty" class="hint" hidden ${text('result.heatmapEmpty')}</p>
   <section class="report-result">
     <p id="report-verdict" class="verdict"></p>
     <dl class="report-facts">

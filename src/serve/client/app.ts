@@ -217,7 +217,10 @@ function renderPrediction(card: UploadCard, prediction: PredictionView): HTMLEle
   image.alt = t('result.imageAlt', { caseNumber });
   figure.append(image);
   imageColumn.append(figure);
-  if (prediction.heatmapUrl) {
+  if (prediction.heatmapUrl && prediction.heatmapEmpty) {
+    // An all-zero map renders fully transparent, so a message replaces the empty overlay.
+    imageColumn.append(element('p', 'hint heatmap-empty', t('result.heatmapEmpty')));
+  } else if (prediction.heatmapUrl) {
     const heatmap = element('img', 'heatmap');
     heatmap.src = prediction.heatmapUrl;
     heatmap.alt = t('result.heatmapAlt', { caseNumber });

@@ -24,6 +24,7 @@ export interface PredictionView {
   modelVersion: string;
   imageUrl: string;
   heatmapUrl: string | null;
+  heatmapEmpty: boolean;
   reportUrl: string;
 }
 

@@ -74,17 +74,23 @@ function render(): void {
   const image = document.getElementById('report-image') as HTMLImageElement;
   const imageUnder = document.getElementById('report-image-under') as HTMLImageElement;
   const heatmap = document.getElementById('report-heatmap') as HTMLImageElement;
+  const heatmapEmpty = document.getElementById('report-heatmap-empty')!;
+  const legend = document.getElementById('report-legend')!;
   if (!image.src) image.src = prediction.imageUrl;
   if (!imageUnder.src) imageUnder.src = prediction.imageUrl;
   image.alt = t('result.imageAlt', { caseNumber });
   imageUnder.alt = t('result.imageAlt', { caseNumber });
-  if (prediction.heatmapUrl) {
+  // An all-zero map renders fully transparent, so the report shows a message in place of the legend.
+  const showEmptyMessage = prediction.heatmapUrl !== null && prediction.heatmapEmpty;
+  if (prediction.heatmapUrl && !showEmptyMessage) {
     if (!heatmap.src) heatmap.src = prediction.heatmapUrl;
     heatmap.alt = t('result.heatmapAlt', { caseNumber });
     heatmap.style.opacity = String(readOpacity());
   } else {
     heatmap.hidden = true;
   }
+  heatmapEmpty.hidden = !showEmptyMessage;
+  legend.hidden = showEmptyMessage;
   report.hidden = false;
 }
 

@@ -1,0 +1,259 @@
+/**
+ * Heat maps that split the head's logit over image positions. A linear head computes
+ * logit = b + sum_k w_k (f_k - mu_k), with w_k = kernel_k / std_k and mu_k the training mean, and
+ * every backbone feature f_k is the spatial mean or the spatial standard deviation of one channel
+ * of a spatial tensor (see FeatureBatch.maps). Each term w_k (f_k - mu_k) is split over the
+ * positions of its tensor, so the values of one view's map sum to logit - b.
+ */
+import type { FeatureBatch, PooledMap } from './backbone.js';
+import { FIXED_VIEW_COUNT, ZOOM_CROP } from './fixed-views.js';
+import { logitGradient, type HeadWeights } from './head.js';
+import { mirrorMap } from './mirror.js';
+
+/** A crop window as fractions of the image's width and height. */
+export interface CropWindow {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+}
+
+/** A heat map float32 [height, width] in the image's own coordinates. */
+export interface Heatmap {
+  values: Float32Array;
+  height: number;
+  width: number;
+}
+
+/**
+ * Splits one view's logit over a gridHeight x gridWidth grid on the view. `features`: the view's
+ * pooled features float32 [featureDim]. `maps`: the batch's spatial tensors, of which row `row`
+ * belongs to this view; each tensor's height and width must divide the grid's. Returns float64
+ * [gridHeight, gridWidth] of any sign, positive where a position pushes towards malignancy.
+ *
+ * The weights are logitGradient(head, features), so for a linear head the values sum to
+ * logit - b, and for a head with hidden layers they sum to gradient . (f - mu), a first-order
+ * estimate of that difference. Below, A_cp is channel c at position p of N and m_c its mean
+ * recomputed from A.
+ * - A mean feature f_c gives position p the value w_c ((A_cp - m_c) + (f_c - mu_c)) / N, so the
+ *   backbone's rounding of f_c stays in the sum.
+ * - A standard deviation feature s_c gives position p the value
+ *   w_c (s_c (A_cp - m_c)^2 / sum_q (A_cq - m_c)^2 - mu_c / N). When s_c equals the recomputed
+ *   deviation, that is w_c ((A_cp - m_c)^2 / (N s_c) - mu_c / N). A constant channel spreads
+ *   w_c (s_c - mu_c) evenly.
+ * - A 7 x 7 tensor on a 14 x 14 grid gives each cell's value to the 4 grid cells under it in
+ *   equal parts, which keeps the sum.
+ * Throws RangeError when the tensors do not account for every feature or do not fit the grid.
+ */
+export function attributeView(
+  head: HeadWeights,
+  features: ArrayLike<number>,
+  maps: readonly PooledMap[],
+  row: number,
+  gridHeight: number,
+  gridWidth: number,
+): Float64Array {
+  checkMapsCoverFeatures(maps, features.length);
+  const weights = logitGradient(head, features);
+  const grid = new Float64Array(gridHeight * gridWidth);
+  for (const map of maps) {
+    const cells = attributeMap(map, row, features, weights, head.mean);
+    spreadOntoGrid(cells, map.height, map.width, grid, gridHeight, gridWidth);
+  }
+  return grid;
+}
+
+/**
+ * Returns the values of one tensor's positions, float64 [height, width]: its channels' mean
+ * terms and, when the tensor has std features, their std terms (see attributeView).
+ */
+function attributeMap(
+  map: PooledMap,
+  row: number,
+  features: ArrayLike<number>,
+  weights: Float64Array,
+  trainingMeans: readonly number[],
+): Float64Array {
+  const { height, width, channels, meanOffset, stdOffset } = map;
+  const positions = height * width;
+  const base = row * channels * positions;
+  if (!Number.isInteger(row) || row < 0 || base + channels * positions > map.values.length) {
+    throw new RangeError(`attributeView: row ${row} is outside a map of ${map.values.length / (channels * positions)} rows`);
+  }
+
+  const values = map.values;
+  const cells = new Float64Array(positions);
+  let even = 0;
+  for (let channel = 0; channel < channels; channel++) {
+    const start = base + channel * positions;
+    const end = start + positions;
+    let mean = 0;
+    for (let index = start; index < end; index++) mean += values[index];
+    mean /= positions;
+
+    // Mean feature: w (A - m) / N at each position, and w (f - mu) / N spread evenly.
+    const meanFeature = meanOffset + channel;
+    const linear = weights[meanFeature] / positions;
+    even += linear * (features[meanFeature] - trainingMeans[meanFeature]);
+    if (stdOffset === undefined) {
+      for (let index = start; index < end; index++) cells[index - start] += linear * (values[index] - mean);
+      continue;
+    }
+
+    // Std feature: w s (A - m)^2 / sum (A - m)^2 at each position, and -w mu / N spread evenly.
+    const stdFeature = stdOffset + channel;
+    let squaredDeviationSum = 0;
+    for (let index = start; index < end; index++) {
+      const deviation = values[index] - mean;
+      squaredDeviationSum += deviation * deviation;
+    }
+    even -= (weights[stdFeature] * trainingMeans[stdFeature]) / positions;
+    let quadratic = 0;
+    if (squaredDeviationSum > 0) {
+      quadratic = (weights[stdFeature] * features[stdFeature]) / squaredDeviationSum;
+    } else {
+      even += (weights[stdFeature] * features[stdFeature]) / positions;
+    }
+    for (let index = start; index < end; index++) {
+      const deviation = values[index] - mean;
+      cells[index - start] += deviation * (linear + quadratic * deviation);
+    }
+  }
+  for (let position = 0; position < positions; position++) cells[position] += even;
+  return cells;
+}
+
+/** Adds float64 [height, width] `cells` onto `grid`, each cell's value split equally over the grid cells it covers. */
+function spreadOntoGrid(cells: Float64Array, height: number, width: number, grid: Float64Array, gridHeight: number, gridWidth: number): void {
+  if (gridHeight % height !== 0 || gridWidth % width !== 0) {
+    throw new RangeError(`attributeView: a ${height}x${width} map does not divide a ${gridHeight}x${gridWidth} grid`);
+  }
+  const factorY = gridHeight / height;
+  const factorX = gridWidth / width;
+  const share = 1 / (factorY * factorX);
+  for (let y = 0; y < gridHeight; y++) {
+    for (let x = 0; x < gridWidth; x++) {
+      grid[y * gridWidth + x] += cells[Math.floor(y / factorY) * width + Math.floor(x / factorX)] * share;
+    }
+  }
+}
+
+/** Throws RangeError unless the maps' mean and std blocks lie inside the feature vector and add up to its length. */
+function checkMapsCoverFeatures(maps: readonly PooledMap[], featureDim: number): void {
+  let covered = 0;
+  for (const map of maps) {
+    for (const offset of map.stdOffset === undefined ? [map.meanOffset] : [map.meanOffset, map.stdOffset]) {
+      if (offset < 0 || offset + map.channels > featureDim) {
+        throw new RangeError(`attributeView: features ${offset} to ${offset + map.channels - 1} are outside the ${featureDim} features`);
+      }
+      covered += map.channels;
+    }
+  }
+  if (covered !== featureDim) {
+    throw new RangeError(`attributeView: the maps account for ${covered} of ${featureDim} features, but every feature needs its map`);
+  }
+}
+
+/**
+ * Resamples float64 [height, width] values on a crop window's grid onto the whole image's grid
+ * of the same size. Each crop cell's value is shared among the image cells its footprint
+ * overlaps, in proportion to the overlap area, so the sum is kept. Returns float64 [height, width].
+ * Throws RangeError when the window is not inside [0, 1] x [0, 1].
+ */
+export function cropMapToImage(map: Float64Array, height: number, width: number, crop: CropWindow): Float64Array {
+  if (map.length !== height * width) {
+    throw new RangeError(`cropMapToImage: expected ${height}x${width} = ${height * width} values, received ${map.length}`);
+  }
+  const { left, top } = crop;
+  if (!(left >= 0 && top >= 0 && crop.width > 0 && crop.height > 0 && left + crop.width <= 1 && top + crop.height <= 1)) {
+    throw new RangeError(`cropMapToImage: the crop window ${JSON.stringify(crop)} is not inside the unit square`);
+  }
+  const weightsX = overlapWeights(width, left, crop.width);
+  const weightsY = overlapWeights(height, top, crop.height);
+
+  // Along x, then along y: rows [height, width] -> out [height, width].
+  const rows = new Float64Array(height * width);
+  for (let y = 0; y < height; y++) {
+    for (let imageX = 0; imageX < width; imageX++) {
+      let sum = 0;
+      for (let x = 0; x < width; x++) sum += weightsX[imageX * width + x] * map[y * width + x];
+      rows[y * width + imageX] = sum;
+    }
+  }
+  const out = new Float64Array(height * width);
+  for (let imageY = 0; imageY < height; imageY++) {
+    for (let y = 0; y < height; y++) {
+      const weight = weightsY[imageY * height + y];
+      if (weight === 0) continue;
+      for (let x = 0; x < width; x++) out[imageY * width + x] += weight * rows[y * width + x];
+    }
+  }
+  return out;
+}
+
+/**
+ * Returns float64 [cells (image), cells (crop)]: the fraction of crop cell j's footprint
+ * [start + extent j / cells, start + extent (j + 1) / cells] that lies in image cell i.
+ */
+function overlapWeights(cells: number, start: number, extent: number): Float64Array {
+  const weights = new Float64Array(cells * cells);
+  for (let cropCell = 0; cropCell < cells; cropCell++) {
+    const from = start + (extent * cropCell) / cells;
+    const to = start + (extent * (cropCell + 1)) / cells;
+    for (let imageCell = 0; imageCell < cells; imageCell++) {
+      const overlap = Math.min(to, (imageCell + 1) / cells) - Math.max(from, imageCell / cells);
+      if (overlap > 0) weights[imageCell * cells + cropCell] = overlap / (to - from);
+    }
+  }
+  return weights;
+}
+
+/**
+ * Brings float64 [height, width] values on fixed view `view` (see fixedViews) into the image's
+ * own coordinates: view 1 is flipped back, view 2 is resampled from the ZOOM_CROP window onto the
+ * image, and view 3 is flipped back, then resampled. Every step keeps the sum. Returns float64
+ * [height, width]; throws RangeError for a view outside 0 to FIXED_VIEW_COUNT - 1.
+ */
+export function viewMapToImage(map: Float64Array, height: number, width: number, view: number): Float64Array {
+  switch (view) {
+    case 0:
+      return map;
+    case 1:
+      return mirrorMap(map, height, width);
+    case 2:
+      return cropMapToImage(map, height, width, ZOOM_CROP);
+    case 3:
+      // View 3 is view 2 mirrored, up to resampling rounding, because ZOOM_CROP is centred on the image.
+      return cropMapToImage(mirrorMap(map, height, width), height, width, ZOOM_CROP);
+    default:
+      throw new RangeError(`viewMapToImage: view must be an integer from 0 to ${FIXED_VIEW_COUNT - 1}, received ${view}`);
+  }
+}
+
+/**
+ * Builds the heat map of one image whose `views` fixed views are rows firstRow to
+ * firstRow + views - 1 of `batch` (pooled features and maps, see Backbone.extract). Each view's
+ * attributeView map is brought into the image's coordinates and the maps are averaged, so for a
+ * linear head they sum to (mean of the view logits) - b. Returns its ReLU, float32
+ * [height, width] with values >= 0 (0 = no evidence for malignancy), on the finest grid of the
+ * maps (14 x 14 for MobileNetV2, 7 x 7 for MobileNet v1). Throws RangeError without maps.
+ */
+export function logitHeatmap(head: HeadWeights, batch: FeatureBatch, firstRow: number, views: number): Heatmap {
+  const maps = batch.maps;
+  if (!maps || maps.length === 0) throw new RangeError('logitHeatmap: the feature batch has no maps. Extract it with { maps: true }.');
+  const height = Math.max(...maps.map((map) => map.height));
+  const width = Math.max(...maps.map((map) => map.width));
+  const featureDim = head.featureDim;
+
+  const sum = new Float64Array(height * width);
+  for (let view = 0; view < views; view++) {
+    const row = firstRow + view;
+    const features = batch.pooled.subarray(row * featureDim, (row + 1) * featureDim);
+    const aligned = viewMapToImage(attributeView(head, features, maps, row, height, width), height, width, view);
+    for (let cell = 0; cell < sum.length; cell++) sum[cell] += aligned[cell];
+  }
+
+  const values = new Float32Array(sum.length);
+  for (let cell = 0; cell < sum.length; cell++) values[cell] = Math.max(0, sum[cell] / views);
+  return { values, height, width };
+}
