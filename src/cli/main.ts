@@ -45,7 +45,7 @@ program
   .option('--weights <dir>', 'folder with backbone weights (default: $BUSIGHT_WEIGHTS_DIR, then the cache, then download)')
   .option('--cache-dir <dir>', 'cache folder for weights and features (default: $BUSIGHT_CACHE_DIR, else $XDG_CACHE_HOME/busight, else ~/.cache/busight)')
   .option('--no-cache', 'do not read or write cached features')
-  .option('--views <n>', 'views per training image: up to 4 fixed views (the image, its mirror, the central 85% crop and its mirror), then random augmentations', parsePositiveInteger, TRAIN_DEFAULTS.trainViews)
+  .option('--views <n>', 'views per training image: up to 6 fixed views (the image, its mirror, the central 85% crop and its mirror, the image rotated by 10 degrees and its mirror), then random augmentations', parsePositiveInteger, TRAIN_DEFAULTS.trainViews)
   .addOption(
     new Option('--solver <name>', "head solver: 'lbfgs' = logistic regression with the L2 penalty chosen on validation; 'adam' = mini-batch Adam with dropout, learning-rate decay and early stopping")
       .choices(['lbfgs', 'adam'])

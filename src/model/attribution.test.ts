@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { Rng } from '../util/rng.js';
-import { attributeView, cropMapToImage, logitHeatmap, viewMapToImage } from './attribution.js';
+import { attributeView, cropMapToImage, logitHeatmap, rotatedMapToImage, viewMapToImage } from './attribution.js';
 import type { FeatureBatch, PooledMap } from './backbone.js';
-import { ZOOM_CROP } from './fixed-views.js';
+import { FIXED_VIEW_COUNT, VIEW_ROTATION_DEG, ZOOM_CROP } from './fixed-views.js';
 import { headLogit, logitGradient, type HeadWeights } from './head.js';
 import { mirrorMap } from './mirror.js';
 
@@ -217,14 +217,39 @@ test('cropMapToImage rejects bad input', () => {
 test('viewMapToImage keeps the sum of every view', () => {
   const rng = new Rng(31);
   const map = Float64Array.from({ length: 14 * 14 }, () => rng.normal());
-  for (let view = 0; view < 4; view++) {
+  for (let view = 0; view < FIXED_VIEW_COUNT; view++) {
     const image = viewMapToImage(map, 14, 14, view);
     assert.ok(Math.abs(sum(image) - sum(map)) < 1e-12, `view ${view}: sum ${sum(image)} vs ${sum(map)}`);
   }
   assert.deepEqual(Array.from(viewMapToImage(map, 14, 14, 0)), Array.from(map));
   assert.deepEqual(Array.from(viewMapToImage(map, 14, 14, 1)), Array.from(mirrorMap(map, 14, 14)));
   assert.deepEqual(Array.from(viewMapToImage(map, 14, 14, 3)), Array.from(cropMapToImage(mirrorMap(map, 14, 14), 14, 14, ZOOM_CROP)));
-  assert.throws(() => viewMapToImage(map, 14, 14, 4), /view must be an integer from 0 to 3, received 4/);
+  assert.deepEqual(Array.from(viewMapToImage(map, 14, 14, 4)), Array.from(rotatedMapToImage(map, 14, 14, VIEW_ROTATION_DEG, false)));
+  assert.deepEqual(Array.from(viewMapToImage(map, 14, 14, 5)), Array.from(rotatedMapToImage(map, 14, 14, VIEW_ROTATION_DEG, true)));
+  assert.throws(() => viewMapToImage(map, 14, 14, 6), /view must be an integer from 0 to 5, received 6/);
+});
+
+test('rotatedMapToImage turns evidence back', () => {
+  // Rotating the content 90 degrees counter-clockwise brings the image's right edge to the view's
+  // top, so evidence in the view's top-centre cell came from the image's right-centre cell.
+  const map = new Float64Array(14 * 14);
+  map[0 * 14 + 7] = 1;
+  const unrotated = rotatedMapToImage(map, 14, 14, 90, false);
+  assert.ok(Math.abs(unrotated[7 * 14 + 13] - 1) < 1e-9, `cell (13, 7) holds ${unrotated[7 * 14 + 13]}`);
+  // Mirroring after the rotation puts it on the left edge instead.
+  const mirrored = rotatedMapToImage(map, 14, 14, 90, true);
+  assert.ok(Math.abs(mirrored[7 * 14 + 0] - 1) < 1e-9, `cell (0, 7) holds ${mirrored[7 * 14]}`);
+});
+
+test('rotatedMapToImage keeps the sum', () => {
+  const rng = new Rng(37);
+  const map = Float64Array.from({ length: 14 * 14 }, () => rng.normal());
+  for (const [degrees, mirror] of [[0, false], [10, false], [-10, true], [33, true]] as const) {
+    const image = rotatedMapToImage(map, 14, 14, degrees, mirror);
+    assert.ok(Math.abs(sum(image) - sum(map)) < 1e-12, `${degrees} degrees, mirror ${mirror}: sum ${sum(image)} vs ${sum(map)}`);
+  }
+  assert.ok(maxAbsDifference(rotatedMapToImage(map, 14, 14, 0, false), map) < 1e-12, 'zero rotation is not the identity');
+  assert.throws(() => rotatedMapToImage(new Float64Array(5), 2, 2, 10, false), /expected 2x2 = 4 values, received 5/);
 });
 
 test('viewMapToImage puts zoomed evidence under the crop', () => {

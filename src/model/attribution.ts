@@ -6,7 +6,7 @@
  * positions of its tensor, so the values of one view's map sum to logit - b.
  */
 import type { FeatureBatch, PooledMap } from './backbone.js';
-import { FIXED_VIEW_COUNT, ZOOM_CROP } from './fixed-views.js';
+import { FIXED_VIEW_COUNT, VIEW_ROTATION_DEG, ZOOM_CROP } from './fixed-views.js';
 import { logitGradient, type HeadWeights } from './head.js';
 import { mirrorMap } from './mirror.js';
 
@@ -211,8 +211,9 @@ function overlapWeights(cells: number, start: number, extent: number): Float64Ar
 /**
  * Brings float64 [height, width] values on fixed view `view` (see fixedViews) into the image's
  * own coordinates: view 1 is flipped back, view 2 is resampled from the ZOOM_CROP window onto the
- * image, and view 3 is flipped back, then resampled. Every step keeps the sum. Returns float64
- * [height, width]; throws RangeError for a view outside 0 to FIXED_VIEW_COUNT - 1.
+ * image, view 3 is flipped back, then resampled, and views 4 and 5 are rotated back, view 5 also
+ * flipped back (see rotatedMapToImage). Every step keeps the sum. Returns float64 [height, width]; throws
+ * RangeError for a view outside 0 to FIXED_VIEW_COUNT - 1.
  */
 export function viewMapToImage(map: Float64Array, height: number, width: number, view: number): Float64Array {
   switch (view) {
@@ -225,9 +226,55 @@ export function viewMapToImage(map: Float64Array, height: number, width: number,
     case 3:
       // View 3 is view 2 mirrored, up to resampling rounding, because ZOOM_CROP is centred on the image.
       return cropMapToImage(mirrorMap(map, height, width), height, width, ZOOM_CROP);
+    case 4:
+      return rotatedMapToImage(map, height, width, VIEW_ROTATION_DEG, false);
+    case 5:
+      return rotatedMapToImage(map, height, width, VIEW_ROTATION_DEG, true);
     default:
       throw new RangeError(`viewMapToImage: view must be an integer from 0 to ${FIXED_VIEW_COUNT - 1}, received ${view}`);
   }
+}
+
+/**
+ * Brings float64 [height, width] values on a view that was rotated by `rotationDeg` about its
+ * centre and then mirrored when `mirror` (as applyAugmentation builds it) back onto the image's
+ * grid. Each view cell's centre is mapped to the image position it shows, and its value is split
+ * bilinearly over the 4 image cells around that position, clamped to the grid, so the sum is
+ * kept. Values of corners that show the black outside of the image land on the nearest edge cell.
+ * Returns float64 [height, width].
+ */
+export function rotatedMapToImage(map: Float64Array, height: number, width: number, rotationDeg: number, mirror: boolean): Float64Array {
+  if (map.length !== height * width) {
+    throw new RangeError(`rotatedMapToImage: expected ${height}x${width} = ${height * width} values, received ${map.length}`);
+  }
+  const angle = (rotationDeg * Math.PI) / 180;
+  const cos = Math.cos(angle);
+  const sin = Math.sin(angle);
+  const out = new Float64Array(height * width);
+  const clampX = (x: number) => Math.min(width - 1, Math.max(0, x));
+  const clampY = (y: number) => Math.min(height - 1, Math.max(0, y));
+  for (let y = 0; y < height; y++) {
+    const dy = y + 0.5 - height / 2;
+    for (let x = 0; x < width; x++) {
+      // The same inverse map as the view's resampling, in grid cells: view -> unrotated -> unmirrored.
+      const dx = x + 0.5 - width / 2;
+      let u = cos * dx - sin * dy + width / 2;
+      const v = sin * dx + cos * dy + height / 2;
+      if (mirror) u = width - u;
+      const cellX = u - 0.5;
+      const cellY = v - 0.5;
+      const x0 = Math.floor(cellX);
+      const y0 = Math.floor(cellY);
+      const fx = cellX - x0;
+      const fy = cellY - y0;
+      const value = map[y * width + x];
+      out[clampY(y0) * width + clampX(x0)] += value * (1 - fx) * (1 - fy);
+      out[clampY(y0) * width + clampX(x0 + 1)] += value * fx * (1 - fy);
+      out[clampY(y0 + 1) * width + clampX(x0)] += value * (1 - fx) * fy;
+      out[clampY(y0 + 1) * width + clampX(x0 + 1)] += value * fx * fy;
+    }
+  }
+  return out;
 }
 
 /**

@@ -146,7 +146,7 @@ describe('damaged bundle', () => {
   test('edited manifest values give ModelError', async () => {
     const edits: { name: string; edit: (manifest: Record<string, any>) => void; message: RegExp }[] = [
       { name: 'threshold', edit: (manifest) => (manifest.threshold = 5), message: /threshold is 5, expected a probability/ },
-      { name: 'views', edit: (manifest) => (manifest.preprocessing.testTimeViews = 0), message: /testTimeViews is 0, expected an integer from 1 to 4/ },
+      { name: 'views', edit: (manifest) => (manifest.preprocessing.testTimeViews = 0), message: /testTimeViews is 0, expected an integer from 1 to 6/ },
       { name: 'head-path', edit: (manifest) => (manifest.head.file = '../outside.json'), message: /a file path is "\.\.\/outside\.json"/ },
     ];
     for (const { name, edit, message } of edits) {

@@ -24,9 +24,10 @@ export interface Preprocessing {
   channels: 'rgb';
   /**
    * Number of fixed test-time views whose logits are averaged (see fixedViews): 1 = the image,
-   * 2 = plus its left-right mirror, 4 = plus the central zoom and its mirror.
+   * 2 = plus its left-right mirror, 4 = plus the central zoom and its mirror, 6 = plus the rotated
+   * image and its mirror.
    */
-  testTimeViews: 1 | 2 | 3 | 4;
+  testTimeViews: 1 | 2 | 3 | 4 | 5 | 6;
 }
 
 /** Contents of `bundle.json`, the manifest of a model bundle folder. */

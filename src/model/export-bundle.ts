@@ -12,7 +12,7 @@ import { BUSIGHT_VERSION } from '../version.js';
 import { BACKBONE_SPECS } from './backbone.js';
 import { BUNDLE_MANIFEST_FILE, readBundle } from './bundle.js';
 import { buildExportModel, EXPORT_INPUT, PROBABILITY_OUTPUT, VIEW_AXIS, VIEW_LOGITS_OUTPUT } from './export-onnx.js';
-import { ZOOM_CROP } from './fixed-views.js';
+import { VIEW_ROTATION_DEG, ZOOM_CROP } from './fixed-views.js';
 import { IMAGENET_MEAN, IMAGENET_STD } from './onnx-mobilenet-v2.js';
 
 /** The only backbone whose graph the export can extend. */
@@ -30,9 +30,11 @@ interface CropWindow {
 export interface ExportView {
   /** Position of the view along the first axis of the input. */
   index: number;
-  name: 'image' | 'image_mirrored' | 'zoom' | 'zoom_mirrored';
+  name: 'image' | 'image_mirrored' | 'zoom' | 'zoom_mirrored' | 'rotated' | 'rotated_mirrored';
   /** Part of the decoded image the view shows, as fractions of its width and height. */
   crop: CropWindow;
+  /** Rotation about the view's centre in degrees, counter-clockwise when positive (see `preprocessing.resampling`). */
+  rotationDeg: number;
   /** Whether the view is mirrored left to right after cropping and resizing. */
   mirror: boolean;
   description: string;
@@ -41,7 +43,8 @@ export interface ExportView {
 /** Contents of the JSON file written beside the exported ONNX file. */
 export interface ExportContract {
   format: 'busight-onnx-export';
-  formatVersion: 1;
+  /** 2 added the rotated views and `rotationDeg`. */
+  formatVersion: 2;
   /** busight version that wrote the export. */
   busightVersion: string;
   createdAt: string;
@@ -168,7 +171,7 @@ export async function exportBundle(bundleDir: string, onnxFile: string): Promise
 
   const contract: ExportContract = {
     format: 'busight-onnx-export',
-    formatVersion: 1,
+    formatVersion: 2,
     busightVersion: BUSIGHT_VERSION,
     createdAt: new Date().toISOString(),
     model: {
@@ -239,10 +242,12 @@ function preprocessingSection(size: number): ExportContract['preprocessing'] {
     inputSize: size,
     resize: `Each view is resized to ${size} x ${size} without keeping the aspect ratio, then rounded to uint8.`,
     resampling:
-      "busight resizes the 'image' view with libvips (sharp resize, kernel 'linear', fit 'fill') and samples the 'zoom' views " +
-      `bilinearly without prefiltering: output pixel (x, y) reads source position sx = left * W + u * width * W / ${size} - 0.5 and ` +
-      `sy = top * H + (y + 0.5) * height * H / ${size} - 0.5, with u = x + 0.5 (u = ${size} - x - 0.5 when mirrored) and W, H the ` +
-      'decoded image size. Neighbours outside the image count as black, and each value is rounded half up to uint8. ' +
+      "busight resizes the 'image' view with libvips (sharp resize, kernel 'linear', fit 'fill'). The 'zoom' and 'rotated' views " +
+      `are sampled bilinearly without prefiltering. For output pixel (x, y), let dx = x + 0.5 - ${size / 2}, dy = y + 0.5 - ${size / 2} ` +
+      `and a = rotationDeg * pi / 180. Then u = cos(a) dx - sin(a) dy + ${size / 2} and v = sin(a) dx + cos(a) dy + ${size / 2}, ` +
+      `with u replaced by ${size} - u when mirrored. The pixel reads source position sx = left * W + u * width * W / ${size} - 0.5 ` +
+      `and sy = top * H + v * height * H / ${size} - 0.5, where W, H are the decoded image size. ` +
+      'Neighbours outside the image count as black, and each value is rounded half up to uint8. ' +
       'Another resampler gives slightly different pixels, so its probabilities differ slightly from busight predict.',
     channelOrder: 'RGB',
     scale: 1 / 255,
@@ -260,15 +265,32 @@ function fixedViewList(size: number): ExportView[] {
   const zoom: CropWindow = { ...ZOOM_CROP };
   const percent = `${Math.round(ZOOM_CROP.width * 100)}%`;
   return [
-    { index: 0, name: 'image', crop: whole, mirror: false, description: `The whole image resized to ${size} x ${size}.` },
-    { index: 1, name: 'image_mirrored', crop: whole, mirror: true, description: 'View 0 mirrored left to right.' },
+    { index: 0, name: 'image', crop: whole, rotationDeg: 0, mirror: false, description: `The whole image resized to ${size} x ${size}.` },
+    { index: 1, name: 'image_mirrored', crop: whole, rotationDeg: 0, mirror: true, description: 'View 0 mirrored left to right.' },
     {
       index: 2,
       name: 'zoom',
       crop: zoom,
+      rotationDeg: 0,
       mirror: false,
       description: `The central ${percent} of the image's width and height, resized to ${size} x ${size}.`,
     },
-    { index: 3, name: 'zoom_mirrored', crop: zoom, mirror: true, description: 'View 2 mirrored left to right.' },
+    { index: 3, name: 'zoom_mirrored', crop: zoom, rotationDeg: 0, mirror: true, description: 'View 2 mirrored left to right.' },
+    {
+      index: 4,
+      name: 'rotated',
+      crop: whole,
+      rotationDeg: VIEW_ROTATION_DEG,
+      mirror: false,
+      description: `The whole image at ${size} x ${size}, rotated ${VIEW_ROTATION_DEG} degrees counter-clockwise about its centre; corners outside the image are black.`,
+    },
+    {
+      index: 5,
+      name: 'rotated_mirrored',
+      crop: whole,
+      rotationDeg: VIEW_ROTATION_DEG,
+      mirror: true,
+      description: `The image mirrored left to right, then rotated ${VIEW_ROTATION_DEG} degrees counter-clockwise; corners outside the image are black.`,
+    },
   ];
 }

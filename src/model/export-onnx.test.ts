@@ -292,12 +292,27 @@ describe('export contract', () => {
   });
 
   test('contract views match fixedViews', async () => {
-    assert.deepEqual(contract.views.map((view) => view.name), ['image', 'image_mirrored', 'zoom', 'zoom_mirrored']);
+    assert.deepEqual(
+      contract.views.map((view) => view.name),
+      ['image', 'image_mirrored', 'zoom', 'zoom_mirrored', 'rotated', 'rotated_mirrored'],
+    );
     assert.deepEqual(contract.views[2].crop, { left: 0.075, top: 0.075, width: 0.85, height: 0.85 });
+    assert.deepEqual(contract.views.map((view) => view.rotationDeg), [0, 0, 0, 0, 10, 10]);
     const views = await fixedViews(checkImages[1], INPUT_SIZE, FIXED_VIEW_COUNT);
     // The contract describes views 1 and 3 as the mirrors of views 0 and 2.
     assert.deepEqual(views[1].data, mirrorRgb(views[0]).data);
     assert.deepEqual(views[3].data, mirrorRgb(views[2]).data);
+  });
+
+  test('contract sampling formula rebuilds views', async () => {
+    // A sampler written from the contract's resampling text alone.
+    const source = checkImages[1];
+    for (const index of [2, 3, 4, 5]) {
+      const view = contract.views[index];
+      const rebuilt = sampleFromContract(source, view, INPUT_SIZE);
+      const built = (await fixedViews(source, INPUT_SIZE, FIXED_VIEW_COUNT))[index];
+      assert.ok(maxDifference(rebuilt, built.data) <= 1, `view ${view.name}: the contract's formula differs from fixedViews`);
+    }
   });
 });
 
@@ -418,3 +433,38 @@ describe('export command', () => {
     assert.match(result.stderr, /ending in \.onnx/);
   });
 });
+
+function maxDifference(a: Uint8Array, b: Uint8Array): number {
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
+  return max;
+}
+
+/** Samples one view as the contract's `preprocessing.resampling` states. Returns RGB uint8 HWC size x size. */
+function sampleFromContract(image: RgbImage, view: ExportContract['views'][number], size: number): Uint8Array {
+  const { width: W, height: H, data } = image;
+  const out = new Uint8Array(size * size * 3);
+  const angle = (view.rotationDeg * Math.PI) / 180;
+  const pixel = (x: number, y: number, c: number) => (x >= 0 && y >= 0 && x < W && y < H ? data[(y * W + x) * 3 + c] : 0);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const dx = x + 0.5 - size / 2;
+      const dy = y + 0.5 - size / 2;
+      let u = Math.cos(angle) * dx - Math.sin(angle) * dy + size / 2;
+      const v = Math.sin(angle) * dx + Math.cos(angle) * dy + size / 2;
+      if (view.mirror) u = size - u;
+      const sx = view.crop.left * W + (u * view.crop.width * W) / size - 0.5;
+      const sy = view.crop.top * H + (v * view.crop.height * H) / size - 0.5;
+      const x0 = Math.floor(sx);
+      const y0 = Math.floor(sy);
+      const fx = sx - x0;
+      const fy = sy - y0;
+      for (let c = 0; c < 3; c++) {
+        const value =
+          (1 - fx) * (1 - fy) * pixel(x0, y0, c) + fx * (1 - fy) * pixel(x0 + 1, y0, c) + (1 - fx) * fy * pixel(x0, y0 + 1, c) + fx * fy * pixel(x0 + 1, y0 + 1, c);
+        out[(y * size + x) * 3 + c] = Math.floor(value + 0.5);
+      }
+    }
+  }
+  return out;
+}

@@ -15,8 +15,20 @@ import { mirrorRgb } from './mirror.js';
  */
 export const ZOOM_CROP = Object.freeze({ left: 0.075, top: 0.075, width: 0.85, height: 0.85 });
 
-/** Number of fixed views: the image, its mirror, the central zoom and the mirrored zoom. */
-export const FIXED_VIEW_COUNT = 4;
+/**
+ * Rotation of views 4 and 5 in degrees, counter-clockwise. Two more views, the image and its
+ * mirror each rotated by this angle, raised the pooled specificity at the cross-validated 0.95
+ * sensitivity threshold in group-aware 5-fold cross-validation on BUSI (mean of five fold
+ * shuffles), at 1.5 times the backbone time.
+ */
+export const VIEW_ROTATION_DEG = 10;
+
+/**
+ * Number of fixed views: the image, its mirror, the central zoom, the mirrored zoom, the image
+ * rotated by VIEW_ROTATION_DEG and its mirror rotated by the same angle. A mirrored image has the
+ * same set of views in another order, so mirroring an image does not change its probability.
+ */
+export const FIXED_VIEW_COUNT = 6;
 
 /**
  * Builds the first `count` fixed views, in the order of FIXED_VIEW_COUNT's description, of one
@@ -32,5 +44,7 @@ export async function fixedViews(image: RgbImage, size: number, count: number): 
   if (count >= 2) views.push(mirrorRgb(base));
   if (count >= 3) views.push(await applyAugmentation(image, { ...IDENTITY_AUGMENTATION, crop: ZOOM_CROP }, size));
   if (count >= 4) views.push(await applyAugmentation(image, { ...IDENTITY_AUGMENTATION, crop: ZOOM_CROP, flipHorizontal: true }, size));
+  if (count >= 5) views.push(await applyAugmentation(image, { ...IDENTITY_AUGMENTATION, rotationDeg: VIEW_ROTATION_DEG }, size));
+  if (count >= 6) views.push(await applyAugmentation(image, { ...IDENTITY_AUGMENTATION, rotationDeg: VIEW_ROTATION_DEG, flipHorizontal: true }, size));
   return views;
 }

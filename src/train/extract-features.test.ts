@@ -46,23 +46,24 @@ test('fixed views share cache across seeds', async () => {
 
 test('fixed views need no augment flag', async () => {
   const dim = backbone.featureDim;
-  const fixed = await extractFeatures(SAMPLES.slice(0, 1), backbone, 'test-backbone', { views: 4, augment: false, seed: 1 });
-  // Views 0 and 2 (image and central zoom) differ; so do 0 and 1 (image and mirror).
+  const fixed = await extractFeatures(SAMPLES.slice(0, 1), backbone, 'test-backbone', { views: 6, augment: false, seed: 1 });
+  // Views 0 and 2 (image and central zoom) differ; so do 0 and 1 (image and mirror) and 0 and 4 (image and rotated image).
   const view = (index: number) => fixed.set.features.subarray(index * dim, (index + 1) * dim);
   const distance = (a: Float32Array, b: Float32Array) => a.reduce((max, value, j) => Math.max(max, Math.abs(value - b[j])), 0);
   assert.ok(distance(view(0), view(2)) > 1e-3, 'zoomed view equals the image view');
   assert.ok(distance(view(0), view(1)) > 1e-3, 'mirrored view equals the image view');
-  await assert.rejects(extractFeatures(SAMPLES, backbone, 'test-backbone', { views: 5, augment: false, seed: 1 }), /5 views need augment: true/);
+  assert.ok(distance(view(0), view(4)) > 1e-3, 'rotated view equals the image view');
+  await assert.rejects(extractFeatures(SAMPLES, backbone, 'test-backbone', { views: 7, augment: false, seed: 1 }), /7 views need augment: true/);
 });
 
 test('augmented views depend on seed', async () => {
   const dim = backbone.featureDim;
-  const first = await extractFeatures(SAMPLES, backbone, 'test-backbone', { views: 5, augment: true, seed: 1, cacheDir });
-  const second = await extractFeatures(SAMPLES, backbone, 'test-backbone', { views: 5, augment: true, seed: 2, cacheDir });
+  const first = await extractFeatures(SAMPLES, backbone, 'test-backbone', { views: 7, augment: true, seed: 1, cacheDir });
+  const second = await extractFeatures(SAMPLES, backbone, 'test-backbone', { views: 7, augment: true, seed: 2, cacheDir });
 
-  // Views 0-3 (fixed) are the same; view 4 (a random augmentation) differs.
-  assert.deepEqual(first.set.features.subarray(0, 4 * dim), second.set.features.subarray(0, 4 * dim));
-  const fifth = (set: Float32Array) => set.subarray(4 * dim, 5 * dim);
-  const difference = fifth(first.set.features).reduce((max, value, j) => Math.max(max, Math.abs(value - fifth(second.set.features)[j])), 0);
+  // Views 0-5 (fixed) are the same; view 6 (a random augmentation) differs.
+  assert.deepEqual(first.set.features.subarray(0, 6 * dim), second.set.features.subarray(0, 6 * dim));
+  const seventh = (set: Float32Array) => set.subarray(6 * dim, 7 * dim);
+  const difference = seventh(first.set.features).reduce((max, value, j) => Math.max(max, Math.abs(value - seventh(second.set.features)[j])), 0);
   assert.ok(difference > 1e-3, `augmented views of seeds 1 and 2 differ by at most ${difference}`);
 });

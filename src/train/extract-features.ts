@@ -19,14 +19,16 @@ import type { FeatureSet } from './feature-set.js';
  * Bump when the meaning of cached views or their feature rows changes, so stale cache files are
  * not reused. Version 2: MobileNetV2 rows gained the pooled expansion features of blocks 12 and 14.
  * Version 3: views 2 and 3 became the fixed zoomed views. Version 4: MobileNetV2 runs with float32
- * activations and its rows gained the expansions of blocks 13, 15 and 16.
+ * activations and its rows gained the expansions of blocks 13, 15 and 16. Version 5: views 4 and 5
+ * became the fixed rotated views.
  */
-const VIEW_RECIPE_VERSION = 4;
+const VIEW_RECIPE_VERSION = 5;
 
 export interface ExtractOptions {
   /**
-   * Views per image. Views 0 to 3 are the fixed views of fixedViews (image, mirror, central zoom,
-   * mirrored zoom); views 4 and up are random augmentations (only when `augment` is true).
+   * Views per image. Views 0 to 5 are the fixed views of fixedViews (image, mirror, central zoom,
+   * mirrored zoom, rotated image, its mirror); views 6 and up are random augmentations (only when
+   * `augment` is true).
    */
   views: number;
   augment: boolean;

@@ -18,6 +18,7 @@ import type { BackboneName } from '../model/backbone.js';
 import type { Backbone } from '../model/backbone.js';
 import type { BundleManifest } from '../model/bundle.js';
 import { writeBundle } from '../model/bundle.js';
+import { FIXED_VIEW_COUNT } from '../model/fixed-views.js';
 import { calibratedProbability } from '../model/head.js';
 import type { HeadWeights } from '../model/head.js';
 import { loadBackbone } from '../model/load-backbone.js';
@@ -84,14 +85,14 @@ export const TRAIN_DEFAULTS = {
   targetSensitivity: 0.95,
   backbone: 'mobilenet_v2_1.0',
   noCache: false,
-  trainViews: 4,
+  trainViews: FIXED_VIEW_COUNT,
   head: {},
   bootstrapIterations: 2000,
   reportLanguage: 'en',
 } as const satisfies Partial<TrainOptions>;
 
-/** Test-time views: the image, its mirror, the central zoom and its mirror (fixedViews), logits averaged. */
-const EVAL_VIEWS = 4;
+/** Test-time views: every fixed view of fixedViews, logits averaged. */
+const EVAL_VIEWS = FIXED_VIEW_COUNT;
 
 /** Result of one trained split (the whole run, or one fold). */
 export interface RoundResult {
