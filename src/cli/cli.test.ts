@@ -235,6 +235,11 @@ describe('busight options', () => {
       message: /--format.*xml.*csv, json/s,
     },
     {
+      name: 'serve port out of range',
+      args: () => ['serve', '--model', modelDir, '--port', '99999'],
+      message: /--port.*expected a port from 0 to 65535, received "99999"/s,
+    },
+    {
       name: 'split without split file',
       args: () => ['evaluate', '--model', modelDir, '--data', data, '--out', path.join(root, 'run-bad-option'), '--split', 'test'],
       message: /--split needs --split-file/,

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 
 import { DEFAULT_HOST, DEFAULT_PORT, DEFAULT_SERVE_LIMITS } from '../serve/options.js';
 import { defaultDataDir, startServer } from '../serve/start.js';
@@ -54,6 +54,6 @@ export function registerServeCommand(program: Command): void {
 
 function parsePort(value: string): number {
   const port = parseInteger(value);
-  if (port > 65535) throw new Error(`expected a port from 0 to 65535, received ${JSON.stringify(value)}`);
+  if (port > 65535) throw new InvalidArgumentError(`expected a port from 0 to 65535, received ${JSON.stringify(value)}`);
   return port;
 }

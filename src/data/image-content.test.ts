@@ -3,7 +3,7 @@ import { test } from 'node:test';
 
 import { DataError } from '../errors.js';
 import type { RgbImage } from './image.js';
-import { checkAssessable, greyLevelSd, UnassessableImageError } from './image-content.js';
+import { checkAssessable, greyLevelSd, MIN_ASSESSABLE_SIDE, UnassessableImageError } from './image-content.js';
 
 function flat(width: number, height: number, value: number): RgbImage {
   return { data: new Uint8Array(width * height * 3).fill(value), width, height };
@@ -38,7 +38,7 @@ test('checkAssessable rejects tiny image', () => {
 });
 
 test('checkAssessable accepts textured image', () => {
-  const image = flat(64, 64, 0);
+  const image = flat(MIN_ASSESSABLE_SIDE, MIN_ASSESSABLE_SIDE, 0);
   for (let i = 0; i < image.data.length; i++) image.data[i] = (i * 37) % 256;
   assert.doesNotThrow(() => checkAssessable(image, 'texture.png'));
 });

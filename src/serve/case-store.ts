@@ -7,6 +7,8 @@ import Database from 'better-sqlite3';
 import { DataError } from '../errors.js';
 import type { Label } from '../data/sample.js';
 import { makeDirectorySync } from '../util/make-directory.js';
+import type { Logger } from '../util/log.js';
+import { silentLogger } from '../util/log.js';
 
 /** One stored prediction without its image and heat map bytes. */
 export interface CaseRecord {
@@ -87,8 +89,11 @@ export class CaseStore {
     this.db = db;
   }
 
-  /** Opens or creates the database in `dataDir`, creating the folder when missing. */
-  static open(dataDir: string): CaseStore {
+  /**
+   * Opens or creates the database in `dataDir`, creating the folder when missing, and updates an
+   * older schema in place, logging that step.
+   */
+  static open(dataDir: string, logger: Logger = silentLogger): CaseStore {
     // Cases are patient images: only the user running the server may read them.
     makeDirectorySync(dataDir, 0o700);
     const file = path.join(dataDir, DATABASE_FILE);
@@ -113,7 +118,10 @@ export class CaseStore {
     }
     try {
       if (version === 0) createSchema(db);
-      if (version === 1) migrateFromVersion1(db);
+      if (version === 1) {
+        migrateFromVersion1(db);
+        logger.info(`updated the case database ${file} from schema version 1 to ${SCHEMA_VERSION}`);
+      }
     } catch (error) {
       db.close();
       throw new DataError(
@@ -235,18 +243,18 @@ function createSchema(db: Database.Database): void {
  * Rebuilds a version 1 cases table with the heatmap_max column, in one transaction. ALTER TABLE
  * ADD COLUMN would put the column after the image, so every list query would read the image.
  * The AUTOINCREMENT counter moves to the new table, so case numbers are still never reused.
+ * heatmap_max stays NULL for the old cases: their maps were Grad-CAM of the last layer only,
+ * which was all zero for some malignant calls, so a zero there does not mean the empty map that
+ * heatmap_max = 0 reports for new cases.
  */
 function migrateFromVersion1(db: Database.Database): void {
-  db.function('busight_heatmap_max', { deterministic: true }, (blob: unknown) =>
-    Buffer.isBuffer(blob) ? heatmapMax(float32FromBlob(blob)) : null,
-  );
   const copied = `case_number, id, created_at, probability, label, threshold, model_name, model_version,
     image_width, image_height, heatmap_width, heatmap_height, image_png, heatmap_f32`;
   db.transaction(() => {
     db.exec(`
       ALTER TABLE cases RENAME TO cases_version_1;
       CREATE TABLE cases (${CASES_TABLE_COLUMNS});
-      INSERT INTO cases (${copied}, heatmap_max) SELECT ${copied}, busight_heatmap_max(heatmap_f32) FROM cases_version_1;
+      INSERT INTO cases (${copied}) SELECT ${copied} FROM cases_version_1;
       DELETE FROM sqlite_sequence WHERE name = 'cases';
       UPDATE sqlite_sequence SET name = 'cases' WHERE name = 'cases_version_1';
       DROP TABLE cases_version_1;

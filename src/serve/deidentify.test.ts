@@ -22,9 +22,9 @@ test('sniffUploadFormat by magic bytes', async () => {
 });
 
 test('PNG text chunk removed', async () => {
-  const upload = withPngTextChunk(await ultrasoundLikePng(64, 48), 'Comment', PATIENT_MARKER);
+  const upload = withPngTextChunk(await ultrasoundLikePng(192, 144), 'Comment', PATIENT_MARKER);
   assert.ok(containsText(upload, PATIENT_MARKER), 'the fixture must carry the marker');
-  assert.equal((await sharp(upload).metadata()).width, 64, 'the fixture must stay a valid PNG');
+  assert.equal((await sharp(upload).metadata()).width, 192, 'the fixture must stay a valid PNG');
 
   await inspectUpload(upload, 1_000_000);
   const image = await decodeUpload(upload, 1_000_000);
@@ -33,8 +33,8 @@ test('PNG text chunk removed', async () => {
   assert.equal(containsText(stored, PATIENT_MARKER), false);
   assert.equal(containsText(stored, 'tEXt'), false);
   const metadata = await sharp(stored).metadata();
-  assert.equal(metadata.width, 64);
-  assert.equal(metadata.height, 48);
+  assert.equal(metadata.width, 192);
+  assert.equal(metadata.height, 144);
   assert.equal(metadata.channels, 1, 'a grey upload is stored as grey PNG');
   // Pixels must survive the re-encoding unchanged (PNG is lossless); raw output is RGB again.
   const pixels = await sharp(stored).toColourspace('srgb').raw().toBuffer();
@@ -42,7 +42,7 @@ test('PNG text chunk removed', async () => {
 });
 
 test('JPEG EXIF removed', async () => {
-  const upload = await jpegWithExif(await ultrasoundLikePng(48, 32));
+  const upload = await jpegWithExif(await ultrasoundLikePng(192, 128));
   assert.ok(containsText(upload, PATIENT_MARKER), 'the fixture must carry the marker');
 
   const image = await decodeUpload(upload, 1_000_000);

@@ -48,7 +48,7 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const predictor: Predictor = await loadPredictor(options.modelDir, { logger });
   let store: CaseStore;
   try {
-    store = CaseStore.open(dataDir);
+    store = CaseStore.open(dataDir, logger);
   } catch (error) {
     await predictor.dispose();
     throw error;

@@ -115,6 +115,23 @@ describe('runAudit', () => {
     }
   });
 
+  test('exact copies counted inside near groups', async () => {
+    // At a threshold of 64 bits every image is a near duplicate of every other, so the exact pair
+    // sits in one near group with the third image and must still be counted as exact.
+    const root = await makeTempDir();
+    const out = await makeTempDir();
+    await writeTree(root, {
+      'benign/a.png': await texturePng(1, 64),
+      'malignant/a-copy.png': await texturePng(1, 64),
+      'malignant/b.png': await texturePng(2, 64),
+    });
+    const result = await runAudit({ data: root, out, nearThreshold: 64, logger: memoryLogger() });
+    assert.equal(result.summary.exactGroups, 1);
+    assert.equal(result.summary.exactDuplicateImages, 2);
+    assert.equal(result.summary.nearGroups, 1);
+    assert.equal(result.summary.nearDuplicateImages, 3);
+  });
+
   test('unreadable image listed with reason', async () => {
     const root = await makeTempDir();
     const out = await makeTempDir();

@@ -42,6 +42,7 @@ export interface AuditSummary {
   /** Count per stored layout, for example { '3 channels, 8-bit, srgb': 780 }. */
   layouts: Record<string, number>;
   nearThreshold: number;
+  /** Sets of two or more images with identical decoded pixels, whatever near-duplicate group they are in. */
   exactGroups: number;
   exactDuplicateImages: number;
   nearGroups: number;
@@ -93,7 +94,9 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
       markPixels: fingerprint.annotations.markPixels,
     }));
 
-  const exact = groups.filter((group) => group.kind === 'exact');
+  // Sets of images with identical pixels are counted on their own, because a near-duplicate group
+  // can contain them together with images that differ.
+  const exactSets = Object.values(countBy(fingerprints, (fingerprint) => fingerprint.pixelHash)).filter((size) => size > 1);
   const near = groups.filter((group) => group.kind === 'near');
   const summary: AuditSummary = {
     source: dataset.root,
@@ -107,8 +110,8 @@ export async function runAudit(options: AuditOptions): Promise<AuditResult> {
     sizes: countBy(fingerprints, (fingerprint) => `${fingerprint.info.width}x${fingerprint.info.height}`),
     layouts: countBy(fingerprints, ({ info }) => `${info.channels} channels, ${info.bitsPerSample}-bit, ${info.space}${info.hasAlpha ? ', alpha' : ''}`),
     nearThreshold,
-    exactGroups: exact.length,
-    exactDuplicateImages: exact.reduce((sum, group) => sum + group.ids.length, 0),
+    exactGroups: exactSets.length,
+    exactDuplicateImages: exactSets.reduce((sum, size) => sum + size, 0),
     nearGroups: near.length,
     nearDuplicateImages: near.reduce((sum, group) => sum + group.ids.length, 0),
     labelConflicts: conflicts.length,

@@ -3,6 +3,7 @@
  * result with its heat map overlay, and lists earlier cases. Runs in the browser only.
  */
 import {
+  activeWebLanguage,
   element,
   errorText,
   formatCaseNumber,
@@ -54,6 +55,9 @@ let caseTotal = 0;
 // Start
 
 setUpLanguageSwitch();
+// A report opens in a new tab, which may not see a language given by ?lang= on this page, so every
+// report link carries the active language when it is followed.
+for (const type of ['click', 'auxclick'] as const) document.addEventListener(type, addLanguageToReportLink, true);
 onLanguageChange(() => {
   renderHeader();
   for (const card of cards) renderCard(card);
@@ -274,6 +278,14 @@ function renderPrediction(card: UploadCard, prediction: PredictionView): HTMLEle
   return body;
 }
 
+function addLanguageToReportLink(event: MouseEvent): void {
+  const link = event.target instanceof Element ? event.target.closest<HTMLAnchorElement>('a.report-link') : null;
+  if (!link) return;
+  const url = new URL(link.href);
+  url.searchParams.set('lang', activeWebLanguage());
+  link.href = url.toString();
+}
+
 function reportHref(prediction: PredictionView, opacity: number): string {
   return `${prediction.reportUrl}?opacity=${opacity.toFixed(2)}`;
 }
@@ -309,6 +321,7 @@ function renderCases(): void {
     const reportCell = element('td');
     const link = element('a', undefined, t('cases.open'));
     link.href = item.reportUrl;
+    link.classList.add('report-link');
     link.target = '_blank';
     link.rel = 'noopener';
     reportCell.append(link);
