@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { parse } from 'csv-parse/sync';
+import sharp from 'sharp';
 
 import { makeTempDir } from '../data/fixtures.js';
 import { BUSI_DIR, REPO_ROOT, testWeightsDir } from '../model/backbone-fixtures.js';
@@ -164,6 +165,26 @@ describe('busight predict', () => {
       csv.map((record) => [record.path, record.label]),
       json.map((row) => [row.path, row.label]),
     );
+  });
+
+  test('heatmaps option writes overlays', async () => {
+    const heatmapDir = path.join(root, 'heatmaps');
+    const first = path.join(data, 'benign', 'benign (2).png');
+    const second = path.join(BUSI_DIR, 'malignant', 'malignant (5).png');
+    const result = await runCli(['predict', '--model', modelDir, '--heatmaps', heatmapDir, first, second]);
+    assert.equal(result.code, 0, describeRun(result));
+
+    const records = parse(result.stdout, { columns: true }) as Record<string, string>[];
+    assert.deepEqual(Object.keys(records[0]), ['path', 'probability', 'label', 'threshold', 'error', 'heatmap']);
+    assert.deepEqual(
+      records.map((record) => record.heatmap),
+      [path.join(heatmapDir, '0001-benign (2).png'), path.join(heatmapDir, '0002-malignant (5).png')],
+    );
+    for (const record of records) {
+      const overlay = await sharp(record.heatmap).metadata();
+      const source = await sharp(record.path).metadata();
+      assert.deepEqual([overlay.format, overlay.width, overlay.height], ['png', source.width, source.height], record.heatmap);
+    }
   });
 
   test('corrupt file gives an error row', async () => {

@@ -137,19 +137,25 @@ program
   .requiredOption('--model <dir>', 'model bundle folder')
   .argument('<paths...>', 'image files or folders')
   .addOption(new Option('--format <format>', 'output format').choices(['csv', 'json']).default('csv'))
+  .option('--heatmaps <dir>', 'also write each image with its heat map overlaid as a PNG into this folder, and add a heatmap column')
   .option('--quiet', 'print only warnings and errors on stderr')
   .action(async (paths: string[], options) => {
     const logger = terminalLogger({ quiet: options.quiet });
     const files = await expandInputs(paths, logger);
     const predictor = await loadPredictor(options.model, { logger });
     try {
-      const rows = await predictFiles(predictor, files, { logger });
+      const rows = await predictFiles(predictor, files, { logger, heatmapDir: options.heatmaps });
       logger.close();
       if (options.format === 'json') {
         process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
       } else {
+        const header = ['path', 'probability', 'label', 'threshold', 'error'];
         const records = rows.map((row) => [row.path, row.probability === null ? '' : row.probability.toFixed(6), row.label ?? '', row.threshold.toFixed(6), row.error ?? '']);
-        process.stdout.write(stringify([['path', 'probability', 'label', 'threshold', 'error'], ...records]));
+        if (options.heatmaps !== undefined) {
+          header.push('heatmap');
+          rows.forEach((row, index) => records[index].push(row.heatmap ?? ''));
+        }
+        process.stdout.write(stringify([header, ...records]));
       }
       if (rows.some((row) => row.error !== undefined)) process.exitCode = 3;
     } finally {

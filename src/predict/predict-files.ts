@@ -4,13 +4,21 @@ import * as path from 'node:path';
 import { compareIds } from '../data/dataset.js';
 import { hasImageExtension, IMAGE_EXTENSIONS, isMaskFile } from '../data/discover.js';
 import { isDicom } from '../data/formats/dicom.js';
-import { decodeImageBytes, isSkippableImageError, readSampleBytes } from '../data/image.js';
+import { decodeImageBytes, isSkippableImageError, readSampleBytes, type RgbImage } from '../data/image.js';
 import { checkAssessable } from '../data/image-content.js';
 import { CLASS_NAMES } from '../data/sample.js';
 import { DataError } from '../errors.js';
+import sharp from 'sharp';
+
 import type { Predictor } from '../model/predictor.js';
+import { heatmapOverlay } from '../report/thumbnails.js';
+import { writeFileAtomic } from '../util/atomic.js';
 import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
+import { makeOutputDirectory } from '../util/make-directory.js';
+
+/** Opacity of the heat map over the image in the overlays that `heatmapDir` receives. */
+const OVERLAY_OPACITY = 0.45;
 
 /** One output row of `busight predict`. */
 export interface PredictionRow {
@@ -22,6 +30,8 @@ export interface PredictionRow {
   threshold: number;
   /** Reason the file was not predicted, when it was not. */
   error?: string;
+  /** Path of the heat map overlay PNG, when predictFiles was given a `heatmapDir`. */
+  heatmap?: string;
 }
 
 /**
@@ -64,15 +74,19 @@ export async function expandInputs(inputs: string[], logger: Logger = silentLogg
 
 /**
  * Predicts each file in batches. A file that cannot be read gets a row with `error` and the run
- * goes on; other errors stop it.
+ * goes on; other errors stop it. With `heatmapDir`, each predicted image's heat map is written
+ * there as an overlay PNG named after the file's position in `files` and its name, for example
+ * `0001-benign (1).png`, at the image's own size and without metadata.
  */
 export async function predictFiles(
   predictor: Predictor,
   files: string[],
-  options: { batchSize?: number; logger?: Logger } = {},
+  options: { batchSize?: number; logger?: Logger; heatmapDir?: string } = {},
 ): Promise<PredictionRow[]> {
   const batchSize = options.batchSize ?? 16;
   const logger = options.logger ?? silentLogger;
+  const { heatmapDir } = options;
+  if (heatmapDir !== undefined) await makeOutputDirectory(heatmapDir);
   const threshold = predictor.manifest.threshold;
   const rows: PredictionRow[] = [];
   for (let start = 0; start < files.length; start += batchSize) {
@@ -91,20 +105,34 @@ export async function predictFiles(
       }),
     );
     const readable = decoded.filter((item) => item.image !== undefined);
-    const predictions = readable.length > 0 ? await predictor.predictBatch(readable.map((item) => item.image!)) : [];
+    const predictions =
+      readable.length > 0 ? await predictor.predictBatch(readable.map((item) => item.image!), { heatmap: heatmapDir !== undefined }) : [];
     let next = 0;
-    for (const item of decoded) {
+    for (const [offset, item] of decoded.entries()) {
       if (item.image === undefined) {
         logger.warn(`skipped ${item.error}`);
         rows.push({ path: item.file, probability: null, label: null, threshold, error: item.error });
         continue;
       }
       const prediction = predictions[next++];
-      rows.push({ path: item.file, probability: prediction.probability, label: CLASS_NAMES[prediction.label], threshold });
+      const row: PredictionRow = { path: item.file, probability: prediction.probability, label: CLASS_NAMES[prediction.label], threshold };
+      if (heatmapDir !== undefined && prediction.heatmap) {
+        const name = `${String(start + offset + 1).padStart(4, '0')}-${path.parse(item.file).name}.png`;
+        row.heatmap = path.join(heatmapDir, name);
+        await writeOverlayPng(row.heatmap, item.image, prediction.heatmap, prediction.heatmapWidth!, prediction.heatmapHeight!);
+      }
+      rows.push(row);
     }
     logger.progress({ stage: 'predict', current: Math.min(start + batchSize, files.length), total: files.length });
   }
   return rows;
+}
+
+/** Writes the inferno overlay of `heatmap` (float32 [height, width], values >= 0) on `image` (RGB uint8 HWC) as a PNG. */
+async function writeOverlayPng(file: string, image: RgbImage, heatmap: Float32Array, width: number, height: number): Promise<void> {
+  const overlay = await heatmapOverlay(image, heatmap, width, height, OVERLAY_OPACITY);
+  const png = await sharp(overlay.data, { raw: { width: overlay.width, height: overlay.height, channels: 3 } }).png().toBuffer();
+  await writeFileAtomic(file, png);
 }
 
 /** Returns true when the file's first 132 bytes carry the DICOM Part-10 marker. */
