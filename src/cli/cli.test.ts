@@ -187,6 +187,24 @@ describe('busight predict', () => {
     }
   });
 
+  test('heatmaps skip their own folder', async () => {
+    // Overlays written under a scanned folder must not be scored as images on the next run.
+    const folder = path.join(root, 'scanned');
+    await fs.mkdir(folder, { recursive: true });
+    await fs.copyFile(path.join(BUSI_DIR, 'benign', 'benign (3).png'), path.join(folder, 'benign (3).png'));
+    // A name near the 255-byte limit still gets an overlay, under a shortened name.
+    const longName = `${'a'.repeat(240)}.png`;
+    await fs.copyFile(path.join(BUSI_DIR, 'malignant', 'malignant (7).png'), path.join(folder, longName));
+    const heatmapDir = path.join(folder, 'overlays');
+    for (let run = 0; run < 2; run++) {
+      const result = await runCli(['predict', '--model', modelDir, '--heatmaps', heatmapDir, folder]);
+      assert.equal(result.code, 0, describeRun(result));
+      const records = parse(result.stdout, { columns: true }) as Record<string, string>[];
+      assert.deepEqual(records.map((record) => path.basename(record.path)).sort(), [longName, 'benign (3).png'].sort(), `run ${run + 1}`);
+      for (const record of records) assert.ok(existsSync(record.heatmap), `run ${run + 1}: ${record.heatmap} missing`);
+    }
+  });
+
   test('corrupt file gives an error row', async () => {
     const corrupt = path.join(root, 'corrupt.png');
     const whole = await fs.readFile(path.join(BUSI_DIR, 'benign', 'benign (30).png'));
@@ -254,6 +272,11 @@ describe('busight options', () => {
       name: 'unknown predict format',
       args: () => ['predict', '--model', modelDir, '--format', 'xml', data],
       message: /--format.*xml.*csv, json/s,
+    },
+    {
+      name: 'empty heatmaps folder',
+      args: () => ['predict', '--model', modelDir, '--heatmaps', '', data],
+      message: /--heatmaps.*expected a folder path, received an empty value/s,
     },
     {
       name: 'serve port out of range',

@@ -6,7 +6,8 @@ import { stringify } from 'csv-stringify/sync';
 
 import { runAudit } from '../data/audit/audit.js';
 import { DEFAULT_NEAR_THRESHOLD } from '../data/audit/duplicates.js';
-import { exitCodeFor } from '../errors.js';
+import { DataError, exitCodeFor } from '../errors.js';
+import { PATH_ERROR_REASONS } from '../util/path-error.js';
 import { EVALUATE_DEFAULTS, runEvaluation } from '../evaluate/evaluate.js';
 import { BACKBONE_NAMES } from '../model/backbone.js';
 import { exportBundle } from '../model/export-bundle.js';
@@ -16,7 +17,7 @@ import { HEAD_TRAINING_DEFAULTS } from '../train/train-head.js';
 import { runTraining, TRAIN_DEFAULTS } from '../train/train.js';
 import { BUSIGHT_VERSION } from '../version.js';
 import { registerServeCommand } from './serve-command.js';
-import { parseBackbone, parseFoldCount, parseHashDistance, parseFraction, parseLanguage, parsePositiveInteger, parseUnitList } from './options.js';
+import { parseBackbone, parseFolder, parseFoldCount, parseHashDistance, parseFraction, parseLanguage, parsePositiveInteger, parseUnitList } from './options.js';
 import { formatMetricsTable } from './summary-table.js';
 import { terminalLogger } from './terminal-logger.js';
 
@@ -137,11 +138,19 @@ program
   .requiredOption('--model <dir>', 'model bundle folder')
   .argument('<paths...>', 'image files or folders')
   .addOption(new Option('--format <format>', 'output format').choices(['csv', 'json']).default('csv'))
-  .option('--heatmaps <dir>', 'also write each image with its heat map overlaid as a PNG into this folder, and add a heatmap column')
+  .option('--heatmaps <dir>', 'also write each image with its heat map overlaid as a PNG into this folder, and add a heatmap column', parseFolder)
   .option('--quiet', 'print only warnings and errors on stderr')
   .action(async (paths: string[], options) => {
     const logger = terminalLogger({ quiet: options.quiet });
-    const files = await expandInputs(paths, logger);
+    let files = await expandInputs(paths, logger);
+    if (options.heatmaps !== undefined) {
+      // Overlays from an earlier run into a folder under the inputs are not ultrasound images.
+      const heatmapRoot = path.resolve(options.heatmaps) + path.sep;
+      const overlays = files.filter((file) => path.resolve(file).startsWith(heatmapRoot));
+      if (overlays.length > 0) logger.info(`left out ${overlays.length} file(s) inside the --heatmaps folder ${options.heatmaps}`);
+      files = files.filter((file) => !overlays.includes(file));
+      if (files.length === 0) throw new DataError(`no image files left outside the --heatmaps folder ${options.heatmaps}`, paths[0]);
+    }
     const predictor = await loadPredictor(options.model, { logger });
     try {
       const rows = await predictFiles(predictor, files, { logger, heatmapDir: options.heatmaps });
@@ -200,17 +209,6 @@ program
   });
 
 registerServeCommand(program);
-
-/** File system error codes that mean a user-given path is unusable, with plain-words reasons. */
-const PATH_ERROR_REASONS: Readonly<Record<string, string>> = {
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  EROFS: 'read-only file system',
-  ENOTDIR: 'a part of the path is a file, not a folder',
-  EISDIR: 'the path is a folder, expected a file',
-  ENOSPC: 'no space left on the device',
-  EEXIST: 'a file already exists there',
-};
 
 /** Returns a one-line message for a file system error on a path, or undefined for other errors. */
 function describePathError(error: unknown): string | undefined {

@@ -12,6 +12,12 @@ export function parseInteger(value: string): number {
   return number;
 }
 
+/** Parses a folder path option value, rejecting an empty one, which would mean the current folder. */
+export function parseFolder(value: string): string {
+  if (value.trim() === '') throw new InvalidArgumentError('expected a folder path, received an empty value');
+  return value;
+}
+
 /** Parses a positive integer option value. */
 export function parsePositiveInteger(value: string): number {
   const number = Number(value);

@@ -238,15 +238,21 @@ function onnxSection(file: string, model: Uint8Array, size: number): ExportContr
 
 function preprocessingSection(size: number): ExportContract['preprocessing'] {
   return {
-    decode: 'Decode to 8-bit RGB: grey images replicated to three channels, alpha dropped, EXIF orientation applied, 16-bit samples scaled to 8 bits.',
+    decode:
+      'Decode to 8-bit RGB: grey images replicated to three channels, alpha dropped, EXIF orientation applied. ' +
+      '16-bit PNG and TIFF samples keep their high byte (v >> 8, as libvips casts them). DICOM samples are mapped to 0-255 ' +
+      "by the file's window centre and width, or without a window by the first frame's minimum and maximum.",
     inputSize: size,
     resize: `Each view is resized to ${size} x ${size} without keeping the aspect ratio, then rounded to uint8.`,
     resampling:
-      "busight resizes the 'image' view with libvips (sharp resize, kernel 'linear', fit 'fill'). The 'zoom' and 'rotated' views " +
-      `are sampled bilinearly without prefiltering. For output pixel (x, y), let dx = x + 0.5 - ${size / 2}, dy = y + 0.5 - ${size / 2} ` +
-      `and a = rotationDeg * pi / 180. Then u = cos(a) dx - sin(a) dy + ${size / 2} and v = sin(a) dx + cos(a) dy + ${size / 2}, ` +
-      `with u replaced by ${size} - u when mirrored. The pixel reads source position sx = left * W + u * width * W / ${size} - 0.5 ` +
-      `and sy = top * H + v * height * H / ${size} - 0.5, where W, H are the decoded image size. ` +
+      "busight resizes the 'image' view with libvips (sharp resize, kernel 'linear', fit 'fill'), and 'image_mirrored' is that " +
+      `view flipped left to right: its pixel (x, y) is pixel (${size - 1} - x, y) of view 0. The 'zoom', 'zoom_mirrored', 'rotated' ` +
+      `and 'rotated_mirrored' views are sampled bilinearly without prefiltering. For output pixel (x, y), let dx = x + 0.5 - ${size / 2}, ` +
+      `dy = y + 0.5 - ${size / 2} and a = rotationDeg * pi / 180. Then u = cos(a) dx - sin(a) dy + ${size / 2} and ` +
+      `v = sin(a) dx + cos(a) dy + ${size / 2}, with u replaced by ${size} - u when mirrored. With the scale factors ` +
+      `kx = (width * W) / ${size} and ky = (height * H) / ${size} computed first, where W, H are the decoded image size, the pixel ` +
+      'reads source position sx = left * W + u * kx - 0.5 and sy = top * H + v * ky - 0.5 in float64 in this order, because many ' +
+      'positions fall exactly halfway between two values and another order rounds some of them the other way. ' +
       'Neighbours outside the image count as black, and each value is rounded half up to uint8. ' +
       'Another resampler gives slightly different pixels, so its probabilities differ slightly from busight predict.',
     channelOrder: 'RGB',

@@ -20,6 +20,12 @@ import { makeOutputDirectory } from '../util/make-directory.js';
 /** Opacity of the heat map over the image in the overlays that `heatmapDir` receives. */
 const OVERLAY_OPACITY = 0.45;
 
+/**
+ * Longest part of an input's name kept in its overlay's name, in UTF-8 bytes. File systems allow
+ * 255 bytes a name, and the number prefix and the atomic write's temporary suffix need the rest.
+ */
+const MAX_OVERLAY_STEM_BYTES = 160;
+
 /** One output row of `busight predict`. */
 export interface PredictionRow {
   path: string;
@@ -86,7 +92,11 @@ export async function predictFiles(
   const batchSize = options.batchSize ?? 16;
   const logger = options.logger ?? silentLogger;
   const { heatmapDir } = options;
-  if (heatmapDir !== undefined) await makeOutputDirectory(heatmapDir);
+  if (heatmapDir !== undefined) {
+    await makeOutputDirectory(heatmapDir, '--heatmaps');
+    const existing = (await fs.readdir(heatmapDir)).filter((name) => name.toLowerCase().endsWith('.png')).length;
+    if (existing > 0) logger.warn(`${heatmapDir} already contains ${existing} PNG file(s); overlays of this run replace those with the same name and leave the others`);
+  }
   const threshold = predictor.manifest.threshold;
   const rows: PredictionRow[] = [];
   for (let start = 0; start < files.length; start += batchSize) {
@@ -117,7 +127,7 @@ export async function predictFiles(
       const prediction = predictions[next++];
       const row: PredictionRow = { path: item.file, probability: prediction.probability, label: CLASS_NAMES[prediction.label], threshold };
       if (heatmapDir !== undefined && prediction.heatmap) {
-        const name = `${String(start + offset + 1).padStart(4, '0')}-${path.parse(item.file).name}.png`;
+        const name = `${String(start + offset + 1).padStart(4, '0')}-${truncateUtf8(path.parse(item.file).name, MAX_OVERLAY_STEM_BYTES)}.png`;
         row.heatmap = path.join(heatmapDir, name);
         await writeOverlayPng(row.heatmap, item.image, prediction.heatmap, prediction.heatmapWidth!, prediction.heatmapHeight!);
       }
@@ -126,6 +136,18 @@ export async function predictFiles(
     logger.progress({ stage: 'predict', current: Math.min(start + batchSize, files.length), total: files.length });
   }
   return rows;
+}
+
+/** Returns `text` cut to at most `maxBytes` UTF-8 bytes, never inside a character. */
+function truncateUtf8(text: string, maxBytes: number): string {
+  let result = '';
+  let bytes = 0;
+  for (const character of text) {
+    bytes += Buffer.byteLength(character);
+    if (bytes > maxBytes) break;
+    result += character;
+  }
+  return result;
 }
 
 /** Writes the inferno overlay of `heatmap` (float32 [height, width], values >= 0) on `image` (RGB uint8 HWC) as a PNG. */

@@ -35,7 +35,7 @@ test('makeOutputDirectory names the folder', async () => {
   await fs.writeFile(file, 'x');
   const target = path.join(file, 'run');
   await assert.rejects(makeOutputDirectory(target), ConfigError);
-  await assert.rejects(makeOutputDirectory(target, '--data-dir'), /cannot create the output folder .*file\/run \(ENOTDIR\); choose a writable folder with --data-dir/);
+  await assert.rejects(makeOutputDirectory(target, '--data-dir'), /cannot create the output folder .*file\/run \(a part of the path is a file, not a folder \(ENOTDIR\)\); choose a writable folder with --data-dir/);
 });
 
 test('makeDirectory settles under /proc', async (t) => {

@@ -7,6 +7,7 @@ import { mkdirSync, promises as fs, statSync } from 'node:fs';
 import * as path from 'node:path';
 
 import { ConfigError } from '../errors.js';
+import { describeFileSystemReason } from './path-error.js';
 
 /**
  * Creates `dir` and any missing parents with `mode`, like mkdir -p. Resolves when `dir` exists as
@@ -41,8 +42,7 @@ export async function makeOutputDirectory(dir: string, option = '--out'): Promis
   try {
     await makeDirectory(dir);
   } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-    throw new ConfigError(`cannot create the output folder ${dir} (${reason}); choose a writable folder with ${option}`);
+    throw new ConfigError(`cannot create the output folder ${dir} (${describeFileSystemReason(error)}); choose a writable folder with ${option}`);
   }
 }
 
