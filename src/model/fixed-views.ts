@@ -27,8 +27,8 @@ export const VIEW_ROTATION_DEG = 10;
  * Number of fixed views: the image, its mirror, the central zoom, the mirrored zoom, the image
  * rotated by VIEW_ROTATION_DEG and its mirror rotated by the same angle. A mirrored image has the
  * same set of views in another order, so mirroring an image does not change its probability.
- * NOTE: only up to rounding for images of at least 224 pixels a side; libvips' enlargement of
- * smaller ones is not mirror symmetric and moved the probability by up to 0.03 in a check.
+ * NOTE: this holds up to rounding only for images of at least 224 pixels a side. libvips enlarges
+ * smaller ones in a way that is not mirror symmetric, which moved the probability by up to 0.03.
  */
 export const FIXED_VIEW_COUNT = 6;
 

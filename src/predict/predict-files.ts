@@ -21,7 +21,7 @@ import { makeOutputDirectory } from '../util/make-directory.js';
 const OVERLAY_OPACITY = 0.45;
 
 /**
- * Longest part of an input's name kept in its overlay's name, in UTF-8 bytes. File systems allow
+ * Maximum length of an input's name kept in its overlay's name, in UTF-8 bytes. File systems allow
  * 255 bytes a name, and the number prefix and the atomic write's temporary suffix need the rest.
  */
 const MAX_OVERLAY_STEM_BYTES = 160;
