@@ -14,6 +14,19 @@ export class DataError extends Error {
   }
 }
 
+/** DataError for an image whose width x height exceeds the pixel limit, so callers can answer with their own size message. */
+export class TooManyPixelsError extends DataError {
+  override name = 'TooManyPixelsError';
+  constructor(
+    name: string,
+    readonly width: number,
+    readonly height: number,
+    readonly maxPixels: number,
+  ) {
+    super(`${name}: image is ${width}x${height} = ${width * height} pixels, above the maximum of ${maxPixels} pixels`, name);
+  }
+}
+
 /** Invalid option or option combination given by the user. */
 export class ConfigError extends Error {
   override name = 'ConfigError';

@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
-import { DataError, NotSupportedError } from '../errors.js';
+import { DataError, NotSupportedError, TooManyPixelsError } from '../errors.js';
 import type { Logger } from '../util/log.js';
 import { decodeBmp, isBmp } from './formats/bmp.js';
 import { decodeDicom, isDicom } from './formats/dicom.js';
@@ -66,10 +66,7 @@ function checkFileSize(byteLength: number, name: string, limits: ImageLimits): v
 
 function checkPixelCount(width: number, height: number, name: string, limits: ImageLimits): void {
   if (width * height > limits.maxPixels) {
-    throw new DataError(
-      `${name}: image is ${width}x${height} = ${width * height} pixels, above the maximum of ${limits.maxPixels} pixels`,
-      name,
-    );
+    throw new TooManyPixelsError(name, width, height, limits.maxPixels);
   }
 }
 

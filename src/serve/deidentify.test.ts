@@ -6,6 +6,7 @@ import sharp from 'sharp';
 import { decodeUpload, encodeDeidentifiedPng, inspectUpload, sniffUploadFormat } from './deidentify.js';
 import { renderHeatmapPng } from './heatmap-image.js';
 import { HttpError } from './http-error.js';
+import { buildDicom } from '../data/formats/dicom-fixture.js';
 import { blankPng, containsText, dicomHeaderOnly, jpegWithExif, PATIENT_MARKER, ultrasoundLikePng, withPngTextChunk } from './upload-fixtures.js';
 
 function isHttpError(status: number, code: string) {
@@ -58,6 +59,9 @@ test('JPEG EXIF removed', async () => {
 test('inspectUpload rejections', async () => {
   const png = await ultrasoundLikePng(100, 100);
   await assert.rejects(inspectUpload(png, 9_999), isHttpError(413, 'too_many_pixels'));
+  // DICOM headers are checked while probing, and must give the same 413 as PNG.
+  const dicom = buildDicom({ rows: 100, columns: 100, pixels: new Uint8Array(100 * 100).fill(80) });
+  await assert.rejects(inspectUpload(dicom, 9_999), isHttpError(413, 'too_many_pixels'));
   await assert.rejects(inspectUpload(Buffer.from('%PDF-1.7 not an image'), 1_000_000), isHttpError(415, 'unsupported_media_type'));
   await assert.rejects(inspectUpload(dicomHeaderOnly(), 1_000_000), isHttpError(400, 'invalid_image'));
   await assert.rejects(inspectUpload(png.subarray(0, 20), 1_000_000), isHttpError(400, 'invalid_image'));

@@ -2,7 +2,7 @@ import sharp from 'sharp';
 
 import { decodeImageBytes, probeImageBytes, type ImageInfo, type RgbImage } from '../data/image.js';
 import { checkAssessable, UnassessableImageError } from '../data/image-content.js';
-import { DataError, NotSupportedError } from '../errors.js';
+import { DataError, NotSupportedError, TooManyPixelsError } from '../errors.js';
 import { HttpError } from './http-error.js';
 
 /** Upload formats, recognised by their magic bytes. The client's declared content type is ignored. */
@@ -68,6 +68,10 @@ function toHttpError(error: unknown): unknown {
   if (error instanceof NotSupportedError) {
     return new HttpError(415, 'unsupported_media_type', `Unsupported image type: ${error.message}`);
   }
+  if (error instanceof TooManyPixelsError) {
+    // DICOM and BMP headers are checked while probing, before checkPixelCount below can run.
+    return tooManyPixels(error.width, error.height, error.maxPixels);
+  }
   if (error instanceof UnassessableImageError) {
     const code = error.reason === 'blank' ? 'blank_image' : 'image_too_small';
     return new HttpError(400, code, `Invalid image: ${error.message}`);
@@ -91,13 +95,15 @@ export async function encodeDeidentifiedPng(image: RgbImage): Promise<Buffer> {
 }
 
 function checkPixelCount(width: number, height: number, maxPixels: number): void {
-  if (width * height > maxPixels) {
-    throw new HttpError(
-      413,
-      'too_many_pixels',
-      `Image too large: ${width} x ${height} = ${width * height} pixels, the maximum is ${maxPixels}. Downscale the image and upload it again.`,
-    );
-  }
+  if (width * height > maxPixels) throw tooManyPixels(width, height, maxPixels);
+}
+
+function tooManyPixels(width: number, height: number, maxPixels: number): HttpError {
+  return new HttpError(
+    413,
+    'too_many_pixels',
+    `Image too large: ${width} x ${height} = ${width * height} pixels, the maximum is ${maxPixels}. Downscale the image and upload it again.`,
+  );
 }
 
 function isGrey(image: RgbImage): boolean {

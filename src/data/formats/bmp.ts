@@ -3,7 +3,7 @@
  * (BI_RGB) and bit-field (BI_BITFIELDS) images at 1, 4, 8, 16, 24 and 32 bits per pixel,
  * bottom-up and top-down. RLE-compressed and embedded JPEG/PNG BMPs raise NotSupportedError.
  */
-import { DataError, NotSupportedError } from '../../errors.js';
+import { DataError, NotSupportedError, TooManyPixelsError } from '../../errors.js';
 import type { ImageInfo, ImageLimits, RgbImage } from '../image.js';
 
 const COMPRESSION_NAMES: Record<number, string> = { 0: 'BI_RGB', 1: 'BI_RLE8', 2: 'BI_RLE4', 3: 'BI_BITFIELDS', 4: 'BI_JPEG', 5: 'BI_PNG', 6: 'BI_ALPHABITFIELDS' };
@@ -54,7 +54,7 @@ export function decodeBmp(bytes: Uint8Array, name: string, limits: ImageLimits):
   height = Math.abs(height);
   if (width <= 0 || height === 0) throw new DataError(`${name}: BMP has invalid size ${width}x${height}`, name);
   if (width * height > limits.maxPixels) {
-    throw new DataError(`${name}: image is ${width}x${height} = ${width * height} pixels, above the maximum of ${limits.maxPixels} pixels`, name);
+    throw new TooManyPixelsError(name, width, height, limits.maxPixels);
   }
   if (compression !== 0 && compression !== 3 && compression !== 6) {
     throw new NotSupportedError(`${name}: BMP compression ${COMPRESSION_NAMES[compression] ?? compression} is not supported; convert the file to PNG`);

@@ -7,7 +7,7 @@
  */
 import dicomParser from 'dicom-parser';
 import sharp from 'sharp';
-import { DataError, NotSupportedError } from '../../errors.js';
+import { DataError, NotSupportedError, TooManyPixelsError } from '../../errors.js';
 import type { ImageInfo, ImageLimits, RgbImage } from '../image.js';
 
 const UNCOMPRESSED_SYNTAXES = new Set([
@@ -108,7 +108,7 @@ export async function decodeDicom(bytes: Uint8Array, name: string, limits: Image
   if (!pixelElement) throw new DataError(`${name}: DICOM file has no pixel data (7FE0,0010)`, name);
   if (rows === 0 || columns === 0) throw new DataError(`${name}: DICOM file has invalid size ${columns}x${rows}`, name);
   if (rows * columns > limits.maxPixels) {
-    throw new DataError(`${name}: image is ${columns}x${rows} = ${rows * columns} pixels, above the maximum of ${limits.maxPixels} pixels`, name);
+    throw new TooManyPixelsError(name, columns, rows, limits.maxPixels);
   }
   const info: ImageInfo = {
     format: 'dicom',
