@@ -14,7 +14,7 @@ export class DataError extends Error {
   }
 }
 
-/** DataError for an image whose width x height exceeds the pixel limit, so callers can answer with their own size message. */
+/** DataError for an image whose width x height exceeds the pixel limit, so callers can return their own size message. */
 export class TooManyPixelsError extends DataError {
   override name = 'TooManyPixelsError';
   constructor(
