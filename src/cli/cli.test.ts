@@ -12,6 +12,7 @@ import { parse } from 'csv-parse/sync';
 import sharp from 'sharp';
 
 import { makeTempDir } from '../data/fixtures.js';
+import { buildDicom } from '../data/formats/dicom-fixture.js';
 import { BUSI_DIR, REPO_ROOT, testWeightsDir } from '../model/backbone-fixtures.js';
 import { readBundle } from '../model/bundle.js';
 import { copyBusiSubset, MASK_ID, readSplitRows } from '../train/e2e-fixtures.js';
@@ -203,6 +204,16 @@ describe('busight predict', () => {
       assert.deepEqual(records.map((record) => path.basename(record.path)).sort(), [longName, 'benign (3).png'].sort(), `run ${run + 1}`);
       for (const record of records) assert.ok(existsSync(record.heatmap), `run ${run + 1}: ${record.heatmap} missing`);
     }
+  });
+
+  test('multi-frame DICOM says first frame', async () => {
+    const side = 160;
+    const pixels = new Uint8Array(2 * side * side).map((_, index) => (index * 37) % 251);
+    const file = path.join(root, 'two-frames.dcm');
+    await fs.writeFile(file, buildDicom({ rows: side, columns: side, pixels, frames: 2 }));
+    const result = await runCli(['predict', '--model', modelDir, file]);
+    assert.equal(result.code, 0, describeRun(result));
+    assert.match(result.stderr, /two-frames\.dcm: DICOM file has 2 frames; using the first frame/);
   });
 
   test('corrupt file gives an error row', async () => {

@@ -105,7 +105,7 @@ export async function predictFiles(
       chunk.map(async (file) => {
         try {
           const bytes = await readSampleBytes({ id: file, file, label: 0 });
-          const image = await decodeImageBytes(bytes, file);
+          const image = await decodeImageBytes(bytes, file, undefined, logger);
           checkAssessable(image, file);
           return { file, image };
         } catch (error) {
