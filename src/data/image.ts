@@ -42,6 +42,8 @@ export interface ImageInfo {
   /** Colour space as the decoder names it, for example srgb, b-w, cmyk, monochrome2. */
   space: string;
   hasAlpha: boolean;
+  /** Frames in a DICOM file; the decoder reads only the first. Undefined for other formats. */
+  frames?: number;
 }
 
 /**

@@ -110,11 +110,14 @@ describe('prediction API', () => {
     assert.equal(body.caseNumber, 1);
     assert.match(body.heatmapUrl, /^\/api\/v1\/predictions\/[0-9a-f]{32}\/heatmap\.png$/);
     assert.equal(typeof body.heatmapEmpty, 'boolean');
+    assert.equal(body.sourceFrames, 1);
     assert.equal(response.headers.get('location'), `/api/v1/predictions/${body.id}`);
     assert.equal(containsText(Buffer.from(JSON.stringify(body)), PATIENT_MARKER), false, 'the file name is not echoed');
 
+    // The answer to the upload adds sourceFrames, a fact about the upload that is not stored.
     const fetched = await (await fetch(`${server.baseUrl}/api/v1/predictions/${body.id}`)).json();
-    assert.deepEqual(fetched, body);
+    const { sourceFrames: _sourceFrames, ...stored } = body;
+    assert.deepEqual(fetched, stored);
 
     const heatmap = await fetch(`${server.baseUrl}${body.heatmapUrl}`);
     assert.equal(heatmap.status, 200);
@@ -143,10 +146,12 @@ describe('prediction API', () => {
 
   test('DICOM upload keeps no patient tags', async () => {
     const { data, info } = await sharp(uploadPng).greyscale().raw().toBuffer({ resolveWithObject: true });
+    // Two frames, so the answer must also say that only the first was analysed.
     const dicom = buildDicom({
       rows: info.height,
       columns: info.width,
-      pixels: new Uint8Array(data),
+      pixels: new Uint8Array([...data, ...data]),
+      frames: 2,
       patientName: PATIENT_MARKER,
       patientId: PATIENT_MARKER,
       patientBirthDate: '19700101',
@@ -156,6 +161,7 @@ describe('prediction API', () => {
     const response = await postImage(server, imageForm(dicom, `${PATIENT_MARKER}.dcm`));
     assert.equal(response.status, 201);
     const body = await response.json();
+    assert.equal(body.sourceFrames, 2);
     assert.equal(JSON.stringify(body).includes(PATIENT_MARKER), false);
     const image = Buffer.from(await (await fetch(`${server.baseUrl}${body.imageUrl}`)).arrayBuffer());
     assert.equal(containsText(image, PATIENT_MARKER), false);

@@ -29,7 +29,10 @@ export function sniffUploadFormat(bytes: Uint8Array): UploadFormat | undefined {
  * read), 413 for more than `maxPixels` pixels and 400 for unreadable headers. No message
  * contains the client's file name or a DICOM tag value.
  */
-export async function inspectUpload(bytes: Uint8Array, maxPixels: number): Promise<{ format: UploadFormat; width: number; height: number }> {
+export async function inspectUpload(
+  bytes: Uint8Array,
+  maxPixels: number,
+): Promise<{ format: UploadFormat; width: number; height: number; frames: number }> {
   const format = sniffUploadFormat(bytes);
   if (format === undefined) {
     throw new HttpError(415, 'unsupported_media_type', 'Unsupported image type: expected a PNG, JPEG or DICOM file.');
@@ -45,7 +48,7 @@ export async function inspectUpload(bytes: Uint8Array, maxPixels: number): Promi
     throw new HttpError(400, 'invalid_image', `Invalid image: the file starts like ${format} but decodes as ${info.format}.`);
   }
   checkPixelCount(info.width, info.height, maxPixels);
-  return { format, width: info.width, height: info.height };
+  return { format, width: info.width, height: info.height, frames: info.frames ?? 1 };
 }
 
 /**

@@ -10,6 +10,13 @@ import { WorkQueue } from './work-queue.js';
  * Turns uploaded image bytes into a stored case: checks the upload, waits for a run slot,
  * decodes, predicts with a heat map, re-encodes the pixels and stores the de-identified result.
  */
+/** A stored case with facts about its upload that are not stored. */
+export interface AnalysedUpload {
+  record: CaseRecord;
+  /** Frames in the uploaded file: above 1 for a multi-frame DICOM file, of which only the first was analysed. */
+  sourceFrames: number;
+}
+
 export class PredictionService {
   readonly queue: WorkQueue;
   /** Moving average of one analysis's run-slot time in milliseconds (a 1 s guess until measured), for `Retry-After`. */
@@ -46,9 +53,9 @@ export class PredictionService {
    * the result is not stored within requestTimeoutMs. A timed-out case is never stored.
    * The returned promise settles only after the work has stopped, so `release` can follow it.
    */
-  async analyse(bytes: Uint8Array): Promise<CaseRecord> {
+  async analyse(bytes: Uint8Array): Promise<AnalysedUpload> {
     const started = performance.now();
-    const { width, height } = await inspectUpload(bytes, this.limits.maxPixels);
+    const { width, height, frames } = await inspectUpload(bytes, this.limits.maxPixels);
 
     const controller = new AbortController();
     const timer = setTimeout(() => {
@@ -62,7 +69,7 @@ export class PredictionService {
       const record = await Promise.race([work, rejectOnAbort(controller.signal)]);
       const elapsedMs = Math.round(performance.now() - started);
       this.logger.info(`stored case ${record.caseNumber} (${width} x ${height} pixels) in ${elapsedMs} ms`);
-      return record;
+      return { record, sourceFrames: frames };
     } catch (error) {
       // Wait for a running step to finish before the caller releases its admission slot.
       await work.catch((workError: unknown) => {

@@ -118,6 +118,7 @@ export async function decodeDicom(bytes: Uint8Array, name: string, limits: Image
     bitsPerSample: bitsStored,
     space: photometric.toLowerCase(),
     hasAlpha: false,
+    frames,
   };
 
   // Baseline JPEG: the first frame's fragments form one JPEG stream that sharp decodes.

@@ -221,6 +221,9 @@ function renderPrediction(card: UploadCard, prediction: PredictionView): HTMLEle
   image.alt = t('result.imageAlt', { caseNumber });
   figure.append(image);
   imageColumn.append(figure);
+  if ((prediction.sourceFrames ?? 1) > 1) {
+    imageColumn.append(element('p', 'hint first-frame', t('result.firstFrameOnly', { frames: prediction.sourceFrames! })));
+  }
   if (prediction.heatmapUrl && prediction.heatmapEmpty) {
     // An all-zero map renders fully transparent, so a message replaces the empty overlay.
     imageColumn.append(element('p', 'hint heatmap-empty', t('result.heatmapEmpty')));

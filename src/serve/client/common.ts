@@ -26,6 +26,8 @@ export interface PredictionView {
   heatmapUrl: string | null;
   heatmapEmpty: boolean;
   reportUrl: string;
+  /** Frames of the uploaded file; only in the answer to an upload. */
+  sourceFrames?: number;
 }
 
 const LANGUAGE_STORAGE_KEY = 'busight.language';
