@@ -6,17 +6,9 @@
  * positions of its tensor, so the values of one view's map sum to logit - b.
  */
 import type { FeatureBatch, PooledMap } from './backbone.js';
-import { FIXED_VIEW_COUNT, VIEW_ROTATION_DEG, ZOOM_CROP } from './fixed-views.js';
+import { FIXED_VIEW_COUNT, FIXED_VIEWS, isWholeImage, type CropWindow, type FixedViewSpec } from './fixed-views.js';
 import { logitGradient, type HeadWeights } from './head.js';
 import { mirrorMap } from './mirror.js';
-
-/** A crop window as fractions of the image's width and height. */
-export interface CropWindow {
-  left: number;
-  top: number;
-  width: number;
-  height: number;
-}
 
 /** A heat map float32 [height, width] in the image's own coordinates. */
 export interface Heatmap {
@@ -209,30 +201,22 @@ function overlapWeights(cells: number, start: number, extent: number): Float64Ar
 }
 
 /**
- * Brings float64 [height, width] values on fixed view `view` (see fixedViews) into the image's
- * own coordinates: view 1 is flipped back, view 2 is resampled from the ZOOM_CROP window onto the
- * image, view 3 is flipped back, then resampled, and views 4 and 5 are rotated back, view 5 also
- * flipped back (see rotatedMapToImage). Every step keeps the sum. Returns float64 [height, width]; throws
+ * Brings float64 [height, width] values on fixed view `view` (see FIXED_VIEWS) into the image's
+ * own coordinates. The steps undo the view's own in reverse order. A mirrored view is flipped
+ * back, a rotated one turned back (see rotatedMapToImage), and a cropped one resampled from its
+ * crop window onto the image. Every step keeps the sum. Returns float64 [height, width]. Throws
  * RangeError for a view outside 0 to FIXED_VIEW_COUNT - 1.
  */
 export function viewMapToImage(map: Float64Array, height: number, width: number, view: number): Float64Array {
-  switch (view) {
-    case 0:
-      return map;
-    case 1:
-      return mirrorMap(map, height, width);
-    case 2:
-      return cropMapToImage(map, height, width, ZOOM_CROP);
-    case 3:
-      // View 3 is view 2 mirrored, up to resampling rounding, because ZOOM_CROP is centred on the image.
-      return cropMapToImage(mirrorMap(map, height, width), height, width, ZOOM_CROP);
-    case 4:
-      return rotatedMapToImage(map, height, width, VIEW_ROTATION_DEG, false);
-    case 5:
-      return rotatedMapToImage(map, height, width, VIEW_ROTATION_DEG, true);
-    default:
-      throw new RangeError(`viewMapToImage: view must be an integer from 0 to ${FIXED_VIEW_COUNT - 1}, received ${view}`);
+  const spec: FixedViewSpec | undefined = FIXED_VIEWS[view];
+  if (!Number.isInteger(view) || spec === undefined) {
+    throw new RangeError(`viewMapToImage: view must be an integer from 0 to ${FIXED_VIEW_COUNT - 1}, received ${view}`);
   }
+  let aligned = map;
+  if (spec.rotationDeg !== 0) aligned = rotatedMapToImage(aligned, height, width, spec.rotationDeg, spec.mirror);
+  else if (spec.mirror) aligned = mirrorMap(aligned, height, width);
+  if (!isWholeImage(spec.crop)) aligned = cropMapToImage(aligned, height, width, spec.crop);
+  return aligned;
 }
 
 /**

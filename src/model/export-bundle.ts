@@ -12,25 +12,17 @@ import { BUSIGHT_VERSION } from '../version.js';
 import { BACKBONE_SPECS } from './backbone.js';
 import { BUNDLE_MANIFEST_FILE, readBundle } from './bundle.js';
 import { buildExportModel, EXPORT_INPUT, PROBABILITY_OUTPUT, VIEW_AXIS, VIEW_LOGITS_OUTPUT } from './export-onnx.js';
-import { VIEW_ROTATION_DEG, ZOOM_CROP } from './fixed-views.js';
+import { FIXED_VIEWS, VIEW_ROTATION_DEG, ZOOM_CROP, type CropWindow, type FixedViewSpec } from './fixed-views.js';
 import { IMAGENET_MEAN, IMAGENET_STD } from './onnx-mobilenet-v2.js';
 
 /** The only backbone whose graph the export can extend. */
 const EXPORTABLE_BACKBONE = 'mobilenet_v2_1.0';
 
-/** Crop window as fractions of the source width and height. */
-interface CropWindow {
-  left: number;
-  top: number;
-  width: number;
-  height: number;
-}
-
 /** One fixed view of an image, as the contract lists it. */
 export interface ExportView {
   /** Position of the view along the first axis of the input. */
   index: number;
-  name: 'image' | 'image_mirrored' | 'zoom' | 'zoom_mirrored' | 'rotated' | 'rotated_mirrored';
+  name: FixedViewSpec['name'];
   /** Part of the decoded image the view shows, as fractions of its width and height. */
   crop: CropWindow;
   /** Rotation about the view's centre in degrees, counter-clockwise when positive (see `preprocessing.resampling`). */
@@ -267,36 +259,31 @@ function preprocessingSection(size: number): ExportContract['preprocessing'] {
 
 /** Lists the fixed views that fixedViews builds, in its order. */
 function fixedViewList(size: number): ExportView[] {
-  const whole: CropWindow = { left: 0, top: 0, width: 1, height: 1 };
-  const zoom: CropWindow = { ...ZOOM_CROP };
+  return FIXED_VIEWS.map((spec, index) => ({
+    index,
+    name: spec.name,
+    crop: { ...spec.crop },
+    rotationDeg: spec.rotationDeg,
+    mirror: spec.mirror,
+    description: viewDescription(spec.name, size),
+  }));
+}
+
+/** Returns the contract's description of a fixed view, for readers of the JSON file. */
+function viewDescription(name: FixedViewSpec['name'], size: number): string {
   const percent = `${Math.round(ZOOM_CROP.width * 100)}%`;
-  return [
-    { index: 0, name: 'image', crop: whole, rotationDeg: 0, mirror: false, description: `The whole image resized to ${size} x ${size}.` },
-    { index: 1, name: 'image_mirrored', crop: whole, rotationDeg: 0, mirror: true, description: 'View 0 mirrored left to right.' },
-    {
-      index: 2,
-      name: 'zoom',
-      crop: zoom,
-      rotationDeg: 0,
-      mirror: false,
-      description: `The central ${percent} of the image's width and height, resized to ${size} x ${size}.`,
-    },
-    { index: 3, name: 'zoom_mirrored', crop: zoom, rotationDeg: 0, mirror: true, description: 'View 2 mirrored left to right.' },
-    {
-      index: 4,
-      name: 'rotated',
-      crop: whole,
-      rotationDeg: VIEW_ROTATION_DEG,
-      mirror: false,
-      description: `The whole image at ${size} x ${size}, rotated ${VIEW_ROTATION_DEG} degrees counter-clockwise about its centre; corners outside the image are black.`,
-    },
-    {
-      index: 5,
-      name: 'rotated_mirrored',
-      crop: whole,
-      rotationDeg: VIEW_ROTATION_DEG,
-      mirror: true,
-      description: `The image mirrored left to right, then rotated ${VIEW_ROTATION_DEG} degrees counter-clockwise; corners outside the image are black.`,
-    },
-  ];
+  switch (name) {
+    case 'image':
+      return `The whole image resized to ${size} x ${size}.`;
+    case 'image_mirrored':
+      return 'View 0 mirrored left to right.';
+    case 'zoom':
+      return `The central ${percent} of the image's width and height, resized to ${size} x ${size}.`;
+    case 'zoom_mirrored':
+      return 'View 2 mirrored left to right.';
+    case 'rotated':
+      return `The whole image at ${size} x ${size}, rotated ${VIEW_ROTATION_DEG} degrees counter-clockwise about its centre; corners outside the image are black.`;
+    case 'rotated_mirrored':
+      return `The image mirrored left to right, then rotated ${VIEW_ROTATION_DEG} degrees counter-clockwise; corners outside the image are black.`;
+  }
 }

@@ -87,7 +87,7 @@ async function loadImages(ids: string[]): Promise<RgbImage[]> {
 }
 
 /** Returns the first `count` fixed views of one RGB uint8 HWC image as float32 [count, 3, 224, 224], normalised by toNormalisedNchw. */
-async function viewTensor(image: RgbImage, count = FIXED_VIEW_COUNT): Promise<Float32Array> {
+async function viewTensor(image: RgbImage, count: number = FIXED_VIEW_COUNT): Promise<Float32Array> {
   return toNormalisedNchw(await fixedViews(image, INPUT_SIZE, count), INPUT_SIZE);
 }
 
