@@ -6,6 +6,7 @@ import { attributeView, cropMapToImage, logitHeatmap, rotatedMapToImage, viewMap
 import type { FeatureBatch, PooledMap } from './backbone.js';
 import { FIXED_VIEW_COUNT, VIEW_ROTATION_DEG, ZOOM_CROP } from './fixed-views.js';
 import { headLogit, logitGradient, type HeadWeights } from './head.js';
+import { randomHead } from './head-fixtures.js';
 import { mirrorMap } from './mirror.js';
 
 /** Shape of one synthetic map: its side, channels, and whether its std features are pooled. */
@@ -34,21 +35,9 @@ function maxAbsDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return max;
 }
 
+/** A head for these tests: uniform training means and N(0, 1) biases; linear unless `hidden` is given. */
 function linearHead(rng: Rng, dim: number, hidden: number[] = []): HeadWeights {
-  const widths = [dim, ...hidden, 1];
-  return {
-    featureDim: dim,
-    mean: Array.from({ length: dim }, () => rng.next()),
-    std: Array.from({ length: dim }, () => 0.5 + rng.next()),
-    layers: widths.slice(0, -1).map((inputs, layer) => ({
-      inputs,
-      units: widths[layer + 1],
-      kernel: Array.from({ length: inputs * widths[layer + 1] }, () => rng.normal()),
-      bias: Array.from({ length: widths[layer + 1] }, () => rng.normal()),
-      activation: layer < widths.length - 2 ? 'relu' : 'linear',
-    })),
-    calibration: { scale: 1, shift: 0 },
-  };
+  return randomHead(rng, dim, hidden, { means: 'uniform', biasScale: 1 });
 }
 
 /** Returns the number of features that maps of this layout pool. */

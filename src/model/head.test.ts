@@ -4,22 +4,11 @@ import { test } from 'node:test';
 import { Rng } from '../util/rng.js';
 import type { HeadWeights } from './head.js';
 import { calibratedProbability, headLogit, logitGradient } from './head.js';
+import { randomHead as sharedRandomHead } from './head-fixtures.js';
 
+/** A head for these tests: normal training means and small biases. */
 function randomHead(rng: Rng, dim: number, hidden: number[]): HeadWeights {
-  const widths = [dim, ...hidden, 1];
-  return {
-    featureDim: dim,
-    mean: Array.from({ length: dim }, () => rng.normal()),
-    std: Array.from({ length: dim }, () => 0.5 + rng.next()),
-    layers: widths.slice(0, -1).map((inputs, layer) => ({
-      inputs,
-      units: widths[layer + 1],
-      kernel: Array.from({ length: inputs * widths[layer + 1] }, () => rng.normal()),
-      bias: Array.from({ length: widths[layer + 1] }, () => rng.normal() * 0.1),
-      activation: layer < widths.length - 2 ? 'relu' : 'linear',
-    })),
-    calibration: { scale: 1, shift: 0 },
-  };
+  return sharedRandomHead(rng, dim, hidden, { means: 'normal', biasScale: 0.1 });
 }
 
 test('logitGradient matches finite differences for an MLP head', () => {
