@@ -114,7 +114,7 @@ describe('prediction API', () => {
     assert.equal(response.headers.get('location'), `/api/v1/predictions/${body.id}`);
     assert.equal(containsText(Buffer.from(JSON.stringify(body)), PATIENT_MARKER), false, 'the file name is not echoed');
 
-    // The answer to the upload adds sourceFrames, a fact about the upload that is not stored.
+    // The response to the upload adds sourceFrames, a fact about the upload that is not stored.
     const fetched = await (await fetch(`${server.baseUrl}/api/v1/predictions/${body.id}`)).json();
     const { sourceFrames: _sourceFrames, ...stored } = body;
     assert.deepEqual(fetched, stored);
@@ -146,7 +146,7 @@ describe('prediction API', () => {
 
   test('DICOM upload keeps no patient tags', async () => {
     const { data, info } = await sharp(uploadPng).greyscale().raw().toBuffer({ resolveWithObject: true });
-    // Two frames, so the answer must also say that only the first was analysed.
+    // Two frames, so the response must also report that only the first was analysed.
     const dicom = buildDicom({
       rows: info.height,
       columns: info.width,

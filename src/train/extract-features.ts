@@ -26,9 +26,8 @@ const VIEW_RECIPE_VERSION = 5;
 
 export interface ExtractOptions {
   /**
-   * Views per image. Views 0 to 5 are the fixed views of fixedViews (image, mirror, central zoom,
-   * mirrored zoom, rotated image, its mirror); views 6 and up are random augmentations (only when
-   * `augment` is true).
+   * Views per image. Views 0 to 5 are the fixed views of fixedViews (see FIXED_VIEWS). Views 6 and
+   * up are random augmentations, allowed only when `augment` is true.
    */
   views: number;
   augment: boolean;

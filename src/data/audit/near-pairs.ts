@@ -6,7 +6,7 @@
  */
 
 /**
- * Smallest chunk width in bits that the index uses. With narrower chunks each bucket holds a
+ * Smallest chunk width in bits that the index uses. With narrower chunks each bucket contains a
  * large share of all hashes, so for thresholds above 15 bits every pair is compared instead.
  */
 const MIN_CHUNK_BITS = 4;

@@ -26,7 +26,7 @@ export interface PredictionView {
   heatmapUrl: string | null;
   heatmapEmpty: boolean;
   reportUrl: string;
-  /** Frames of the uploaded file; only in the answer to an upload. */
+  /** Frames of the uploaded file, present only in the response to an upload. */
   sourceFrames?: number;
 }
 
