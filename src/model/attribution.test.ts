@@ -3,7 +3,7 @@ import { test } from 'node:test';
 
 import { Rng } from '../util/rng.js';
 import { attributeView, cropMapToImage, logitHeatmap, rotatedMapToImage, viewMapToImage } from './attribution.js';
-import type { FeatureBatch, PooledMap } from './backbone.js';
+import { rootPool, type FeatureBatch, type PooledMap } from './backbone.js';
 import { FIXED_VIEW_COUNT, VIEW_ROTATION_DEG, ZOOM_CROP } from './fixed-views.js';
 import { headLogit, logitGradient, type HeadWeights } from './head.js';
 import { randomHead } from './head-fixtures.js';
@@ -47,7 +47,8 @@ function featureCount(layout: readonly MapLayout[]): number {
 
 /**
  * Builds a batch of `rows` views whose map values come from `fill(row, map, y, x, channel)`, with
- * pooled features computed from them in float32: all means in layout order, then all stds.
+ * root-pooled features computed from them in float32 (see rootPool): all means in layout order,
+ * then all stds.
  */
 function syntheticBatch(
   layout: readonly MapLayout[],
@@ -77,8 +78,8 @@ function syntheticBatch(
         const mean = total / (side * side);
         let squares = 0;
         for (let p = 0; p < side * side; p++) squares += (values[(row * channels + channel) * side * side + p] - mean) ** 2;
-        pooled[row * dim + meanOffset + channel] = mean;
-        if (withStd) pooled[row * dim + stdOffset + channel] = Math.sqrt(squares / (side * side));
+        pooled[row * dim + meanOffset + channel] = rootPool(mean);
+        if (withStd) pooled[row * dim + stdOffset + channel] = rootPool(Math.sqrt(squares / (side * side)));
       }
     }
     meanOffset += channels;
@@ -93,9 +94,9 @@ function rowFeatures(batch: FeatureBatch, row: number, dim: number): Float32Arra
 }
 
 test('attributeView matches the per-position formula', () => {
-  // One channel on a 1x2 map: A = [1, 3], so the mean feature is 2 and the std feature 1.
-  // Weights are kernel / std = [2, 2]. Mean term: 2 ((A - 2) + (2 - 0.5)) / 2 = [0.5, 2.5].
-  // Std term: 2 ((A - 2)^2 / (2 * 1) - 0.25 / 2) = [0.75, 0.75].
+  // One channel on a 1x2 map: A = [1, 3], mean 2 and std 1, so the root-pooled features are
+  // sqrt(2) and 1. Weights are kernel / std = [2, 2].
+  // Mean term: 2 (sqrt(2) A / 4 - 0.5 / 2). Std term: 2 (1 (A - 2)^2 / 2 - 0.25 / 2) = [0.75, 0.75].
   const head: HeadWeights = {
     featureDim: 2,
     mean: [0.5, 0.25],
@@ -104,9 +105,11 @@ test('attributeView matches the per-position formula', () => {
     calibration: { scale: 1, shift: 0 },
   };
   const map: PooledMap = { values: Float32Array.of(1, 3), height: 1, width: 2, channels: 1, meanOffset: 0, stdOffset: 1 };
-  const values = attributeView(head, [2, 1], [map], 0, 1, 2);
-  assert.ok(maxAbsDifference(values, [1.25, 3.25]) < 1e-12, `values ${Array.from(values)}`);
-  assert.ok(Math.abs(sum(values) - (headLogit(head, [2, 1]) - 0.3)) < 1e-12);
+  const features = [Math.SQRT2, 1];
+  const expected = [1, 3].map((a) => 2 * ((Math.SQRT2 * a) / 4 - 0.25) + 0.75);
+  const values = attributeView(head, features, [map], 0, 1, 2);
+  assert.ok(maxAbsDifference(values, expected) < 1e-12, `values ${Array.from(values)}`);
+  assert.ok(Math.abs(sum(values) - (headLogit(head, features) - 0.3)) < 1e-12);
 });
 
 test('attributeView sums to logit minus bias', () => {
@@ -161,6 +164,19 @@ test('attributeView spreads coarse cells equally', () => {
   };
   const map: PooledMap = { values: Float32Array.of(3), height: 1, width: 1, channels: 1, meanOffset: 0 };
   assert.deepEqual(Array.from(attributeView(head, [3], [map], 0, 2, 2)), [1.5, 1.5, 1.5, 1.5]);
+});
+
+test('attributeView spreads an all-zero channel evenly', () => {
+  // A = [0, 0]: nothing to split in proportion, so w (f - mu) = 2 (0 - 0.5) goes half to each position.
+  const head: HeadWeights = {
+    featureDim: 1,
+    mean: [0.5],
+    std: [1],
+    layers: [{ inputs: 1, units: 1, kernel: [2], bias: [0], activation: 'linear' }],
+    calibration: { scale: 1, shift: 0 },
+  };
+  const map: PooledMap = { values: Float32Array.of(0, 0), height: 1, width: 2, channels: 1, meanOffset: 0 };
+  assert.deepEqual(Array.from(attributeView(head, [0], [map], 0, 1, 2)), [-0.5, -0.5]);
 });
 
 test('attributeView rejects maps that miss features', () => {

@@ -1,9 +1,9 @@
 /**
  * Heat maps that split the head's logit over image positions. A linear head computes
  * logit = b + sum_k w_k (f_k - mu_k), with w_k = kernel_k / std_k and mu_k the training mean, and
- * every backbone feature f_k is the spatial mean or the spatial standard deviation of one channel
- * of a spatial tensor (see FeatureBatch.maps). Each term w_k (f_k - mu_k) is split over the
- * positions of its tensor, so the values of one view's map sum to logit - b.
+ * every backbone feature f_k is the root-pooled spatial mean or standard deviation of one channel
+ * of a spatial tensor (see rootPool and FeatureBatch.maps). Each term w_k (f_k - mu_k) is split
+ * over the positions of its tensor, so the values of one view's map sum to logit - b.
  */
 import type { FeatureBatch, PooledMap } from './backbone.js';
 import { FIXED_VIEW_COUNT, FIXED_VIEWS, isWholeImage, type CropWindow, type FixedViewSpec } from './fixed-views.js';
@@ -25,13 +25,14 @@ export interface Heatmap {
  *
  * The weights are logitGradient(head, features), so for a linear head the values sum to
  * logit - b, and for a head with hidden layers they sum to gradient . (f - mu), a first-order
- * estimate of that difference. Below, A_cp is channel c at position p of N and m_c its mean
- * recomputed from A.
- * - A mean feature f_c gives position p the value w_c ((A_cp - m_c) + (f_c - mu_c)) / N, so the
- *   backbone's rounding of f_c stays in the sum.
+ * estimate of that difference. Below, A_cp >= 0 is channel c at position p of N and m_c its mean
+ * recomputed from A. Each feature's value is split over the positions in proportion to their
+ * activations (mean features) or squared deviations (standard deviation features), so the split
+ * stays exact whatever the pooling does to the value, and the backbone's rounding stays in the sum.
+ * - A mean feature f_c gives position p the value w_c (f_c A_cp / sum_q A_cq - mu_c / N). An
+ *   all-zero channel spreads w_c (f_c - mu_c) evenly.
  * - A standard deviation feature s_c gives position p the value
- *   w_c (s_c (A_cp - m_c)^2 / sum_q (A_cq - m_c)^2 - mu_c / N). When s_c equals the recomputed
- *   deviation, that is w_c ((A_cp - m_c)^2 / (N s_c) - mu_c / N). A constant channel spreads
+ *   w_c (s_c (A_cp - m_c)^2 / sum_q (A_cq - m_c)^2 - mu_c / N). A constant channel spreads
  *   w_c (s_c - mu_c) evenly.
  * - A 7 x 7 tensor on a 14 x 14 grid gives each cell's value to the 4 grid cells under it in
  *   equal parts, which keeps the sum.
@@ -79,16 +80,21 @@ function attributeMap(
   for (let channel = 0; channel < channels; channel++) {
     const start = base + channel * positions;
     const end = start + positions;
-    let mean = 0;
-    for (let index = start; index < end; index++) mean += values[index];
-    mean /= positions;
+    let sum = 0;
+    for (let index = start; index < end; index++) sum += values[index];
+    const mean = sum / positions;
 
-    // Mean feature: w (A - m) / N at each position, and w (f - mu) / N spread evenly.
+    // Mean feature: w f A / sum A at each position, and -w mu / N spread evenly.
     const meanFeature = meanOffset + channel;
-    const linear = weights[meanFeature] / positions;
-    even += linear * (features[meanFeature] - trainingMeans[meanFeature]);
+    even -= (weights[meanFeature] * trainingMeans[meanFeature]) / positions;
+    let linear = 0;
+    if (sum > 0) {
+      linear = (weights[meanFeature] * features[meanFeature]) / sum;
+    } else {
+      even += (weights[meanFeature] * features[meanFeature]) / positions;
+    }
     if (stdOffset === undefined) {
-      for (let index = start; index < end; index++) cells[index - start] += linear * (values[index] - mean);
+      for (let index = start; index < end; index++) cells[index - start] += linear * values[index];
       continue;
     }
 
@@ -108,7 +114,7 @@ function attributeMap(
     }
     for (let index = start; index < end; index++) {
       const deviation = values[index] - mean;
-      cells[index - start] += deviation * (linear + quadratic * deviation);
+      cells[index - start] += linear * values[index] + quadratic * deviation * deviation;
     }
   }
   for (let position = 0; position < positions; position++) cells[position] += even;

@@ -70,6 +70,11 @@ export function maxAbsDifference(a: Float32Array, b: Float32Array): number {
   return max;
 }
 
+/** Undoes rootPool: returns the square of each value, float32 like the input. */
+export function squared(values: Float32Array): Float32Array {
+  return values.map((value) => value * value);
+}
+
 /** Returns the per-channel mean over height x width of a map of n images, as float32 [n, channels]. */
 export function spatialMean(map: PooledMap, n: number): Float32Array {
   const positions = map.height * map.width;

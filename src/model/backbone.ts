@@ -7,8 +7,19 @@ export const BACKBONE_NAMES = ['mobilenet_v2_1.0', 'mobilenet_v1_0.75'] as const
 export type BackboneName = (typeof BACKBONE_NAMES)[number];
 
 /**
- * A spatial activation tensor of a batch of n images whose spatial means, and optionally spatial
- * standard deviations, are part of the pooled feature vector.
+ * Root pooling, the last step of every pooled feature: the square root of a channel's spatial mean
+ * (of non-negative activations) or of its spatial standard deviation. In group-aware 5-fold
+ * cross-validation on BUSI (five fold shuffles, six views), it raised the specificity at the
+ * threshold chosen for sensitivity 0.95 on every shuffle, by 0.021 on average, and the mean AUC by
+ * 0.001. Values below 0 (rounding) count as 0.
+ */
+export function rootPool(value: number): number {
+  return Math.sqrt(Math.max(0, value));
+}
+
+/**
+ * A spatial activation tensor of a batch of n images whose root-pooled spatial means, and
+ * optionally root-pooled spatial standard deviations (see rootPool), are part of the feature vector.
  */
 export interface PooledMap {
   /** Activations float32 [n, channels, height, width] (NCHW), in the tensor's own value range. */
@@ -16,9 +27,9 @@ export interface PooledMap {
   height: number;
   width: number;
   channels: number;
-  /** Index in the feature vector of channel 0's spatial mean; channel c's mean is at meanOffset + c. */
+  /** Index in the feature vector of channel 0's root-pooled mean; channel c's is at meanOffset + c. */
   meanOffset: number;
-  /** Index in the feature vector of channel 0's spatial standard deviation, when the backbone pools them. */
+  /** Index in the feature vector of channel 0's root-pooled standard deviation, when the backbone pools them. */
   stdOffset?: number;
 }
 
@@ -28,7 +39,8 @@ export interface FeatureBatch {
   pooled: Float32Array;
   /**
    * With `maps: true`, every spatial tensor that pooled features are computed from, in the
-   * feature-vector order of their means. Every feature is the mean or standard deviation of one of them.
+   * feature-vector order of their means. Every feature is the root-pooled mean or standard deviation
+   * of one channel of one of them.
    */
   maps?: PooledMap[];
 }

@@ -176,6 +176,21 @@ describe('damaged bundle', () => {
     });
   });
 
+  test('bundle of format version 1 asks for retraining', async () => {
+    // Version 1 heads read features that were not root pooled, so they must not be loaded.
+    const bundle = await copyOfBundle('bundle-format-1');
+    const manifestFile = path.join(bundle, 'bundle.json');
+    const manifest = await readJson(manifestFile);
+    manifest.formatVersion = 1;
+    await fs.writeFile(manifestFile, JSON.stringify(manifest, null, 2));
+    await assert.rejects(loadPredictor(bundle), (error: unknown) => {
+      assert.ok(error instanceof ModelError, `expected ModelError, received ${error}`);
+      assert.ok(error.message.includes(manifestFile), `message does not name ${manifestFile}: ${error.message}`);
+      assert.match(error.message, /format version 1.*not root pooled.*Retrain/);
+      return true;
+    });
+  });
+
   test('folder without bundle.json gives ModelError', async () => {
     const bundle = await copyOfBundle('bundle-no-manifest');
     await fs.rm(path.join(bundle, 'bundle.json'));

@@ -11,6 +11,8 @@ import { FIXED_VIEW_COUNT } from './fixed-views.js';
 import type { HeadWeights } from './head.js';
 
 export const BUNDLE_MANIFEST_FILE = 'bundle.json';
+/** Format version of the bundles this busight writes and reads (see BundleManifest.formatVersion). */
+export const BUNDLE_FORMAT_VERSION = 2;
 const HEAD_FILE = 'head.json';
 const BACKBONE_FOLDER = 'backbone';
 
@@ -33,7 +35,11 @@ export interface Preprocessing {
 /** Contents of `bundle.json`, the manifest of a model bundle folder. */
 export interface BundleManifest {
   format: 'busight-bundle';
-  formatVersion: 1;
+  /**
+   * BUNDLE_FORMAT_VERSION. Version 2: the head reads root-pooled features (see rootPool), so a
+   * version 1 head would score them wrongly and is rejected.
+   */
+  formatVersion: typeof BUNDLE_FORMAT_VERSION;
   /** busight version that wrote the bundle. */
   busightVersion: string;
   /** Human-readable model name, e.g. "busight-mobilenet_v2_1.0". */
@@ -89,7 +95,7 @@ export async function writeBundle(target: string, contents: BundleContents): Pro
     // Write the manifest last.
     manifest = {
       format: 'busight-bundle',
-      formatVersion: 1,
+      formatVersion: BUNDLE_FORMAT_VERSION,
       busightVersion: BUSIGHT_VERSION,
       modelName: `busight-${contents.backboneName}`,
       modelVersion: '',
@@ -148,8 +154,16 @@ export async function readBundle(dir: string): Promise<LoadedBundle> {
     }
     throw new ModelError(`${manifestFile}: invalid bundle manifest: ${(error as Error).message}`);
   }
-  if (manifest.format !== 'busight-bundle' || manifest.formatVersion !== 1) {
-    throw new ModelError(`${manifestFile}: expected format busight-bundle version 1, received ${manifest.format} version ${manifest.formatVersion}`);
+  if (manifest.format === 'busight-bundle' && (manifest.formatVersion as number) === 1) {
+    throw new ModelError(
+      `${manifestFile}: this bundle has format version 1, from a busight version whose features were not root pooled; ` +
+        `this version reads format version ${BUNDLE_FORMAT_VERSION} only. Retrain the model with this busight version.`,
+    );
+  }
+  if (manifest.format !== 'busight-bundle' || manifest.formatVersion !== BUNDLE_FORMAT_VERSION) {
+    throw new ModelError(
+      `${manifestFile}: expected format busight-bundle version ${BUNDLE_FORMAT_VERSION}, received ${manifest.format} version ${manifest.formatVersion}`,
+    );
   }
   if (!(BACKBONE_NAMES as readonly string[]).includes(manifest.backbone?.name)) {
     throw new ModelError(`${manifestFile}: unknown backbone ${JSON.stringify(manifest.backbone?.name)}; expected one of ${BACKBONE_NAMES.join(', ')}`);

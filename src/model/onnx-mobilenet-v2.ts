@@ -30,7 +30,7 @@ const { onnx } = onnxProto;
 /** Tensors of the Model Zoo graph (float names, see floatName) that carry the features. */
 const MAP_TENSOR = '627';
 const POOLED_TENSOR = '464';
-/** A tensor of the graph whose spatial mean is appended to the pooled features. */
+/** A tensor of the graph whose root-pooled spatial mean (see rootPool) is appended to the pooled features. */
 interface PooledTap {
   /** Float tensor name in the dequantized graph, float32 [N, channels, side, side]. */
   tensor: string;
@@ -141,9 +141,10 @@ export interface OnnxMobileNetV2Options extends OnnxSessionOptions {
 /**
  * Returns the serialised Model Zoo graph converted to float32 activations (see dequantizeGraph),
  * with extra graph outputs. MAP_OUTPUT is the last convolutional map (float32 [N,1280,7,7]) and
- * POOLED_OUTPUT its pooled features (float32 [N,1280,1,1]). Each POOLED_TAPS output is the
- * average-pooled tensor and its mapOutput the tensor itself, and each STD_POOLED output the
- * spatial standard deviation (float32 [N,channels,1,1]). The map outputs only copy tensors that
+ * POOLED_OUTPUT the square root of its channel means (float32 [N,1280,1,1]). Each POOLED_TAPS
+ * output is the square root of the tensor's channel means and its mapOutput the tensor itself, and
+ * each STD_POOLED output the square root of the spatial standard deviation (float32
+ * [N,channels,1,1]); see rootPool. The map outputs only copy tensors that
  * the features already need, so they leave the features unchanged. Throws ModelError when the
  * bytes are not an ONNX model or the graph lacks the expected tensors, which means it is not
  * mobilenetv2-12-int8.onnx.
@@ -175,9 +176,16 @@ export function addFeatureOutputs(modelBytes: Uint8Array, source: string): Uint8
     ...STD_POOLED.map((part) => ({ output: part.output, dims: ['batch_size', part.channels, 1, 1] })),
   ];
   const node = (opType: string, input: string[], output: string) => nodes.push(onnx.NodeProto.create({ name: `${output}_node`, opType, input, output: [output] }));
+  // Every pooled feature is root pooled (see rootPool): the square root of a spatial mean or of a
+  // spatial standard deviation. The Relu guards the square roots against rounding below 0.
   node('Identity', [MAP_TENSOR], MAP_OUTPUT);
-  node('Identity', [POOLED_TENSOR], POOLED_OUTPUT);
-  for (const tap of POOLED_TAPS) node('GlobalAveragePool', [tap.tensor], tap.output);
+  node('Relu', [POOLED_TENSOR], `${POOLED_OUTPUT}_mean`);
+  node('Sqrt', [`${POOLED_OUTPUT}_mean`], POOLED_OUTPUT);
+  for (const tap of POOLED_TAPS) {
+    node('GlobalAveragePool', [tap.tensor], `${tap.output}_mean`);
+    node('Relu', [`${tap.output}_mean`], `${tap.output}_mean_clamped`);
+    node('Sqrt', [`${tap.output}_mean_clamped`], tap.output);
+  }
   for (const tap of POOLED_TAPS) node('Identity', [tap.tensor], tap.mapOutput);
   for (const part of STD_POOLED) {
     // std = sqrt(max(0, mean(x^2) - mean(x)^2)) over the spatial positions of each channel.
@@ -188,7 +196,8 @@ export function addFeatureOutputs(modelBytes: Uint8Array, source: string): Uint8
     node('Mul', [`${prefix}_mean`, `${prefix}_mean`], `${prefix}_square_mean`);
     node('Sub', [`${prefix}_mean_square`, `${prefix}_square_mean`], `${prefix}_variance`);
     node('Relu', [`${prefix}_variance`], `${prefix}_variance_clamped`);
-    node('Sqrt', [`${prefix}_variance_clamped`], part.output);
+    node('Sqrt', [`${prefix}_variance_clamped`], `${prefix}_deviation`);
+    node('Sqrt', [`${prefix}_deviation`], part.output);
   }
   for (const { output, dims } of additions) {
     outputs.push(
@@ -232,7 +241,7 @@ export async function loadOnnxMobileNetV2(dir: string, options: OnnxMobileNetV2O
 class OnnxMobileNetV2 implements Backbone {
   readonly name: BackboneName = 'mobilenet_v2_1.0';
   readonly inputSize = BACKBONE_SPECS['mobilenet_v2_1.0'].inputSize;
-  /** Pooled last-layer features (1280, the channel means of the map), then POOLED_TAPS means and STD_POOLED. */
+  /** Root-pooled last-layer means (1280, see rootPool), then POOLED_TAPS means and STD_POOLED. */
   readonly featureDim = POOLED_PARTS.reduce((sum, part) => sum + part.channels, 0);
   private disposed = false;
 

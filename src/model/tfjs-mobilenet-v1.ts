@@ -1,7 +1,8 @@
 /**
  * MobileNet v1 width 0.75 (Google's TF.js layers release `mobilenet_v1_0.75_224`) run by
- * @tensorflow/tfjs. Features are the `conv_pw_13_relu` map (7x7x768) and its spatial mean; logits
- * are the output of the 1x1 convolution `conv_preds`, before the softmax.
+ * @tensorflow/tfjs. Features are the `conv_pw_13_relu` map (7x7x768) and the square roots of its
+ * channel means (see rootPool); logits are the output of the 1x1 convolution `conv_preds`, before
+ * the softmax.
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
@@ -142,8 +143,8 @@ class TfjsMobileNetV1 implements Backbone {
       const chunk = images.slice(start, start + this.batchSize);
       const [pooledTensor, mapTensor] = tf.tidy(() => {
         const map = this.featureModel.predict(toScaledNhwc(chunk, this.inputSize)) as tf.Tensor4D; // [n,7,7,768]
-        const mean = tf.mean(map, [1, 2]); // [n,768]
-        return maps ? [mean, tf.transpose(map, [0, 3, 1, 2])] : [mean]; // map as NCHW [n,768,7,7]
+        const rooted = tf.sqrt(tf.relu(tf.mean(map, [1, 2]))); // [n,768], root pooled (see rootPool)
+        return maps ? [rooted, tf.transpose(map, [0, 3, 1, 2])] : [rooted]; // map as NCHW [n,768,7,7]
       });
       try {
         pooled.set(await pooledTensor.data<'float32'>(), start * this.featureDim);
@@ -153,7 +154,7 @@ class TfjsMobileNetV1 implements Backbone {
         mapTensor?.dispose();
       }
     }
-    // The features are the channel means of the map alone, because this backbone pools no standard deviations.
+    // The features are the root-pooled channel means of the map alone; this backbone pools no standard deviations.
     return maps ? { pooled, maps: [{ values: maps, height, width, channels, meanOffset: 0 }] } : { pooled };
   }
 

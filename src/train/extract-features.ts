@@ -20,9 +20,9 @@ import type { FeatureSet } from './feature-set.js';
  * not reused. Version 2: MobileNetV2 rows gained the pooled expansion features of blocks 12 and 14.
  * Version 3: views 2 and 3 became the fixed zoomed views. Version 4: MobileNetV2 runs with float32
  * activations and its rows gained the expansions of blocks 13, 15 and 16. Version 5: views 4 and 5
- * became the fixed rotated views.
+ * became the fixed rotated views. Version 6: features are root pooled (see rootPool).
  */
-const VIEW_RECIPE_VERSION = 5;
+const VIEW_RECIPE_VERSION = 6;
 
 export interface ExtractOptions {
   /**
