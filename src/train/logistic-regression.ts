@@ -4,6 +4,8 @@
  * a batch order or a learning rate.
  */
 
+import * as tf from '@tensorflow/tfjs';
+
 /** Training rows for fitLogisticRegression. */
 export interface LogisticProblem {
   /** float32 [rows, dim], row-major, already standardised. */
@@ -25,6 +27,78 @@ export interface LogisticFitOptions {
   initial?: Float64Array;
   /** Called after each accepted iteration with the current parameters, objective and line-search step length. */
   onIteration?: (parameters: Float64Array, objective: number, stepLength: number) => void;
+  /** Implementation of the matrix products: tfjsProducts by default when TF.js runs on wasm, else plainProducts. */
+  products?: RowProductsFactory;
+}
+
+/** The two matrix products of the objective, over rows x float32 [rows, dim]. */
+export interface RowProducts {
+  /** Returns x * theta for the first `dim` entries of theta (the kernel), one value per row. */
+  rowDots(theta: Float64Array): ArrayLike<number>;
+  /** Returns x^T * residuals, one value per column; `residuals` float64 [rows]. */
+  columnDots(residuals: Float64Array): ArrayLike<number>;
+  dispose(): void;
+}
+
+export type RowProductsFactory = (x: Float32Array, rows: number, dim: number) => RowProducts;
+
+/** Products in plain TypeScript with float64 sums: exact to rounding, and the fallback without wasm. */
+export const plainProducts: RowProductsFactory = (x, rows, dim) => ({
+  rowDots(theta) {
+    const out = new Float64Array(rows);
+    for (let row = 0; row < rows; row++) {
+      const offset = row * dim;
+      let z = 0;
+      for (let j = 0; j < dim; j++) z += x[offset + j] * theta[j];
+      out[row] = z;
+    }
+    return out;
+  },
+  columnDots(residuals) {
+    const out = new Float64Array(dim);
+    for (let row = 0; row < rows; row++) {
+      const residual = residuals[row];
+      if (residual === 0) continue;
+      const offset = row * dim;
+      for (let j = 0; j < dim; j++) out[j] += residual * x[offset + j];
+    }
+    return out;
+  },
+  dispose() {},
+});
+
+/**
+ * Products as TF.js matrix multiplications in float32 on the active backend. On the wasm backend
+ * the objective of 580 rows x 10624 features took 8 ms against 24 ms in plain TypeScript (2-core
+ * AMD EPYC), and head training in `busight train` fell from 17.7 s to 7.4 s. By float32 rounding, the
+ * sums should move a logit by roughly 1e-6 of its magnitude (an estimate, not measured).
+ */
+export const tfjsProducts: RowProductsFactory = (x, rows, dim) => {
+  const matrix = tf.tensor2d(x, [rows, dim]);
+  // Read results outside tf.tidy, which would walk every element of a returned array.
+  const read = (product: tf.Tensor) => {
+    try {
+      return product.dataSync();
+    } finally {
+      product.dispose();
+    }
+  };
+  return {
+    rowDots(theta) {
+      return read(tf.tidy(() => tf.matMul(matrix, tf.tensor2d(Float32Array.from(theta.subarray(0, dim)), [dim, 1]))));
+    },
+    columnDots(residuals) {
+      return read(tf.tidy(() => tf.matMul(tf.tensor2d(Float32Array.from(residuals), [1, rows]), matrix)));
+    },
+    dispose() {
+      matrix.dispose();
+    },
+  };
+};
+
+/** tfjsProducts once the process runs TF.js on wasm (see initTfjsBackend), else plainProducts. */
+function defaultProducts(): RowProductsFactory {
+  return tf.getBackend() === 'wasm' ? tfjsProducts : plainProducts;
 }
 
 export interface LogisticFit {
@@ -50,26 +124,25 @@ export function fitLogisticRegression(problem: LogisticProblem, options: Logisti
     throw new RangeError(`fitLogisticRegression: x has ${x.length} values, expected ${rows} rows x ${dim} features and ${rows} weights (received ${weights.length})`);
   }
   const size = dim + 1;
-  let parameters = options.initial ? Float64Array.from(options.initial) : new Float64Array(size);
+  const parameters = options.initial ? Float64Array.from(options.initial) : new Float64Array(size);
   if (parameters.length !== size) throw new RangeError(`fitLogisticRegression: initial has ${parameters.length} values, expected ${size}`);
 
   const weightSum = weights.reduce((sum, weight) => sum + weight, 0);
-  const logits = new Float64Array(rows);
+  const products = (options.products ?? defaultProducts())(x, rows, dim);
+  const residuals = new Float64Array(rows);
   const objective = (theta: Float64Array, gradient: Float64Array): number => {
-    gradient.fill(0);
+    const logits = products.rowDots(theta);
     let loss = 0;
+    let biasGradient = 0;
     for (let row = 0; row < rows; row++) {
-      const offset = row * dim;
-      let z = theta[dim];
-      for (let j = 0; j < dim; j++) z += x[offset + j] * theta[j];
-      logits[row] = z;
+      const z = logits[row] + theta[dim];
       // log(1 + exp(-|z|)) + max(z, 0) - z * y, the stable form of the cross-entropy.
       loss += weights[row] * (Math.log1p(Math.exp(-Math.abs(z))) + Math.max(z, 0) - z * targets[row]);
-      const residual = (weights[row] * (1 / (1 + Math.exp(-z)) - targets[row])) / weightSum;
-      if (residual === 0) continue;
-      for (let j = 0; j < dim; j++) gradient[j] += residual * x[offset + j];
-      gradient[dim] += residual;
+      residuals[row] = (weights[row] * (1 / (1 + Math.exp(-z)) - targets[row])) / weightSum;
+      biasGradient += residuals[row];
     }
+    gradient.set(products.columnDots(residuals));
+    gradient[dim] = biasGradient;
     loss /= weightSum;
     for (let j = 0; j < dim; j++) {
       loss += 0.5 * options.l2 * theta[j] * theta[j];
@@ -78,6 +151,21 @@ export function fitLogisticRegression(problem: LogisticProblem, options: Logisti
     return loss;
   };
 
+  try {
+    return minimise(objective, parameters, options);
+  } finally {
+    products.dispose();
+  }
+}
+
+/** Runs L-BFGS with Armijo backtracking on `objective` (value, and gradient written into its second argument) from `start`. */
+function minimise(
+  objective: (theta: Float64Array, gradient: Float64Array) => number,
+  start: Float64Array,
+  options: LogisticFitOptions,
+): LogisticFit {
+  const size = start.length;
+  let parameters = start;
   let gradient = new Float64Array(size);
   let value = objective(parameters, gradient);
   const objectives: number[] = [];

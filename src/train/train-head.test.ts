@@ -10,7 +10,7 @@ import { silentLogger } from '../util/log.js';
 import { Rng } from '../util/rng.js';
 import { fitPlatt } from './calibrate.js';
 import type { FeatureSet } from './feature-set.js';
-import { fitLogisticRegression } from './logistic-regression.js';
+import { fitLogisticRegression, plainProducts, tfjsProducts } from './logistic-regression.js';
 import { fitLinearHeadOn } from './linear-head.js';
 import { averageViews, classWeightsFor, HEAD_TRAINING_DEFAULTS, imageLogits, meanCrossEntropy, meanOverViews, trainHead } from './train-head.js';
 
@@ -207,6 +207,25 @@ test('fitLogisticRegression reaches a zero gradient', () => {
   for (let j = 0; j <= dim; j++) assert.ok(Math.abs(gradient[j]) < 1e-5, `gradient[${j}] = ${gradient[j]}`);
   assert.ok(parameters[0] > parameters[1], `kernel ${Array.from(parameters.subarray(0, 2))}`);
   assert.ok(parameters[1] > 0, `kernel ${Array.from(parameters.subarray(0, 2))}`);
+});
+
+test('fitLogisticRegression on wasm products matches plain products', async () => {
+  // The wasm path sums in float32; the fit must land on the same optimum within that precision.
+  await initTfjsBackend('wasm', silentLogger);
+  const rng = new Rng(4);
+  const rows = 120;
+  const dim = 300;
+  const x = Float32Array.from({ length: rows * dim }, () => rng.normal());
+  const targets = new Float32Array(rows).map((_, row) => (x[row * dim] - x[row * dim + 2] + 0.5 * rng.normal() > 0 ? 1 : 0));
+  const weights = new Float32Array(rows).map((_, row) => (targets[row] === 1 ? 1.5 : 0.75));
+  const fit = (products: typeof plainProducts) =>
+    fitLogisticRegression({ x, dim, targets, weights }, { l2: 0.03, maxIterations: 200, tolerance: 1e-7, products });
+  const plain = fit(plainProducts);
+  const wasm = fit(tfjsProducts);
+  let largest = 0;
+  for (let j = 0; j <= dim; j++) largest = Math.max(largest, Math.abs(plain.parameters[j] - wasm.parameters[j]));
+  assert.ok(largest < 1e-3, `largest parameter difference ${largest}`);
+  assert.ok(Math.abs(plain.objective - wasm.objective) < 1e-6 * plain.objective, `objectives ${plain.objective} and ${wasm.objective}`);
 });
 
 test('fitLogisticRegression rejects mismatched arrays', () => {

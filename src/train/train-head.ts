@@ -143,8 +143,9 @@ export async function trainHead(
   logger: Logger = silentLogger,
 ): Promise<HeadTrainingResult> {
   const settings: HeadTrainingOptions = { ...HEAD_TRAINING_DEFAULTS, ...options };
-  if (settings.solver === 'lbfgs') return trainLinearHead(train, val, settings, logger);
+  // Both solvers run their matrix products in TF.js; 'lbfgs' then uses wasm for later fits too (see tfjsProducts).
   await initTfjsBackend('wasm', logger);
+  if (settings.solver === 'lbfgs') return trainLinearHead(train, val, settings, logger);
   const dim = train.dim;
   const rng = new Rng(settings.seed);
 
