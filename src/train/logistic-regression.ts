@@ -1,7 +1,8 @@
 /**
- * Full-batch L2-regularised logistic regression solved by L-BFGS in plain TypeScript. Because the
- * objective is convex, the solution depends only on the data and the penalty, not on a seed,
- * a batch order or a learning rate.
+ * Full-batch L2-regularised logistic regression solved by L-BFGS, with the matrix products in
+ * TF.js (wasm) or plain TypeScript (see RowProducts). Because the objective is convex, the
+ * solution depends only on the data and the penalty, not on a seed, a batch order or a learning
+ * rate.
  */
 
 import * as tf from '@tensorflow/tfjs';
@@ -27,7 +28,7 @@ export interface LogisticFitOptions {
   initial?: Float64Array;
   /** Called after each accepted iteration with the current parameters, objective and line-search step length. */
   onIteration?: (parameters: Float64Array, objective: number, stepLength: number) => void;
-  /** Implementation of the matrix products: tfjsProducts by default when TF.js runs on wasm, else plainProducts. */
+  /** Implementation of the matrix products; productsFor(rows, dim) chooses when undefined. */
   products?: RowProductsFactory;
 }
 
@@ -96,9 +97,20 @@ export const tfjsProducts: RowProductsFactory = (x, rows, dim) => {
   };
 };
 
-/** tfjsProducts once the process runs TF.js on wasm (see initTfjsBackend), else plainProducts. */
-function defaultProducts(): RowProductsFactory {
-  return tf.getBackend() === 'wasm' ? tfjsProducts : plainProducts;
+/**
+ * Largest matrix in bytes that tfjsProducts is given. The TF.js wasm heap failed near 2 GiB here:
+ * a 52,000 x 10,624 float32 matrix gave "memory access out of bounds" and 48,000 rows worked.
+ * Half of that leaves room for the heap's other buffers.
+ */
+export const MAX_WASM_MATRIX_BYTES = 2 ** 30;
+
+/**
+ * Returns the products for a rows x dim float32 matrix: tfjsProducts when `backend` (the active
+ * TF.js backend by default, see initTfjsBackend) is wasm and the matrix fits MAX_WASM_MATRIX_BYTES,
+ * else plainProducts.
+ */
+export function productsFor(rows: number, dim: number, backend: string | null = tf.getBackend()): RowProductsFactory {
+  return backend === 'wasm' && rows * dim * Float32Array.BYTES_PER_ELEMENT <= MAX_WASM_MATRIX_BYTES ? tfjsProducts : plainProducts;
 }
 
 export interface LogisticFit {
@@ -128,7 +140,7 @@ export function fitLogisticRegression(problem: LogisticProblem, options: Logisti
   if (parameters.length !== size) throw new RangeError(`fitLogisticRegression: initial has ${parameters.length} values, expected ${size}`);
 
   const weightSum = weights.reduce((sum, weight) => sum + weight, 0);
-  const products = (options.products ?? defaultProducts())(x, rows, dim);
+  const products = (options.products ?? productsFor(rows, dim))(x, rows, dim);
   const residuals = new Float64Array(rows);
   const objective = (theta: Float64Array, gradient: Float64Array): number => {
     const logits = products.rowDots(theta);

@@ -10,7 +10,7 @@ import { silentLogger } from '../util/log.js';
 import { Rng } from '../util/rng.js';
 import { fitPlatt } from './calibrate.js';
 import type { FeatureSet } from './feature-set.js';
-import { fitLogisticRegression, plainProducts, tfjsProducts } from './logistic-regression.js';
+import { fitLogisticRegression, MAX_WASM_MATRIX_BYTES, plainProducts, productsFor, tfjsProducts } from './logistic-regression.js';
 import { fitLinearHeadOn } from './linear-head.js';
 import { averageViews, classWeightsFor, HEAD_TRAINING_DEFAULTS, imageLogits, meanCrossEntropy, meanOverViews, trainHead } from './train-head.js';
 
@@ -226,6 +226,15 @@ test('fitLogisticRegression on wasm products matches plain products', async () =
   for (let j = 0; j <= dim; j++) largest = Math.max(largest, Math.abs(plain.parameters[j] - wasm.parameters[j]));
   assert.ok(largest < 1e-3, `largest parameter difference ${largest}`);
   assert.ok(Math.abs(plain.objective - wasm.objective) < 1e-6 * plain.objective, `objectives ${plain.objective} and ${wasm.objective}`);
+});
+
+test('productsFor keeps large matrices off wasm', () => {
+  const dim = 10624;
+  const largestRows = Math.floor(MAX_WASM_MATRIX_BYTES / (4 * dim));
+  assert.equal(productsFor(largestRows, dim, 'wasm'), tfjsProducts);
+  assert.equal(productsFor(largestRows + 1, dim, 'wasm'), plainProducts);
+  assert.equal(productsFor(100, dim, 'cpu'), plainProducts);
+  assert.equal(productsFor(100, dim, null), plainProducts);
 });
 
 test('fitLogisticRegression rejects mismatched arrays', () => {
