@@ -275,6 +275,11 @@ describe('busight options', () => {
       message: /--backbone.*resnet50.*mobilenet_v2_1\.0/s,
     },
     {
+      name: 'two folds',
+      args: () => [...trainArgs(path.join(root, 'run-bad-option')), '--folds', '2'],
+      message: /--folds.*expected an integer of at least 3 .*received "2"/,
+    },
+    {
       name: 'views not a number',
       args: () => [...trainArgs(path.join(root, 'run-bad-option')), '--views', 'many'],
       message: /--views.*expected a positive integer, received "many"/,
@@ -371,6 +376,15 @@ describe('busight evaluate on unreadable images', () => {
     assert.equal(result.code, 3, describeRun(result));
     assert.match(result.stderr, /0 benign and 10 malignant images could be read \(14 unreadable images skipped\)/);
     assert.ok(!existsSync(path.join(out, 'metrics.json')), 'metrics.json written');
+  });
+
+  test('train without a readable benign image', async () => {
+    const damaged = await dataWithTruncatedBenign('data-train-benign-truncated', 14);
+    const out = path.join(root, 'train-all-benign-truncated');
+    const result = await runCli([...trainArgs(out).map((arg) => (arg === data ? damaged : arg))]);
+    assert.equal(result.code, 3, describeRun(result));
+    assert.match(result.stderr, /none of the 14 benign images could be read/);
+    assert.ok(!existsSync(path.join(out, 'model')), 'model written');
   });
 });
 

@@ -36,7 +36,7 @@ program
   .requiredOption('--data <dir>', 'data folder with benign/ and malignant/ subfolders')
   .requiredOption('--out <dir>', 'run folder to write')
   .option('--split-file <csv>', 'CSV path,label,split (paths relative to --data) instead of a random stratified split')
-  .option('--folds <k>', 'group-aware stratified k-fold cross-validation instead of one 7:2:1 split (k >= 2)', parseFoldCount)
+  .option('--folds <k>', 'group-aware stratified k-fold cross-validation instead of one 7:2:1 split (k >= 3)', parseFoldCount)
   .option('--no-group-split', 'split image by image instead of keeping duplicate groups together (leaky; for comparison only)')
   .option('--keep-conflicts', 'keep images whose duplicate group carries both labels')
   .option('--near-threshold <bits>', 'maximum perceptual-hash distance (0-64 bits) for near duplicates', parseHashDistance, TRAIN_DEFAULTS.nearThreshold)

@@ -25,10 +25,12 @@ export function parsePositiveInteger(value: string): number {
   return number;
 }
 
-/** Parses a cross-validation fold count, an integer of at least 2. */
+/** Parses a cross-validation fold count, an integer of at least 3: one fold tests, one validates and the rest train. */
 export function parseFoldCount(value: string): number {
   const number = Number(value);
-  if (!Number.isInteger(number) || number < 2) throw new InvalidArgumentError(`expected an integer of at least 2, received ${JSON.stringify(value)}`);
+  if (!Number.isInteger(number) || number < 3) {
+    throw new InvalidArgumentError(`expected an integer of at least 3 (one fold tests, one validates, the rest train), received ${JSON.stringify(value)}`);
+  }
   return number;
 }
 

@@ -4,6 +4,8 @@ import type { DuplicateGroup } from '../data/audit/duplicates.js';
 import { foldRoundSplit, groupAwareSplit, groupKFold } from '../data/groups.js';
 import type { GroupMap } from '../data/groups.js';
 import type { Sample, SplitSample } from '../data/sample.js';
+import { CLASS_NAMES } from '../data/sample.js';
+import { DataError } from '../errors.js';
 import { readSplitFile, stratifiedSplit } from '../data/split.js';
 import type { Logger } from '../util/log.js';
 
@@ -11,7 +13,7 @@ import type { Logger } from '../util/log.js';
 export interface SplitPlanOptions {
   /** CSV `path,label,split` used as given. */
   splitFile?: string;
-  /** k >= 2 for group-aware stratified k-fold cross-validation; undefined for one 7:2:1 split. */
+  /** k >= 3 for group-aware stratified k-fold cross-validation; undefined for one 7:2:1 split. */
   folds?: number;
   seed: number;
   /** Keep duplicate groups in one split (true) or split image by image (false, leaky). */
@@ -53,6 +55,7 @@ export async function planSplits(dataset: Dataset, options: SplitPlanOptions, lo
   if (conflictIds.size > 0) {
     logger.info(`left out ${conflictIds.size} images in ${duplicates.conflicts.length} duplicate groups that carry both labels (--keep-conflicts keeps them)`);
   }
+  checkReadableClasses(dataset.root, usable, new Set(duplicates.unreadable.map((entry) => entry.id)));
 
   // Choose the rounds.
   let rounds: SplitSample[][];
@@ -94,6 +97,23 @@ export async function planSplits(dataset: Dataset, options: SplitPlanOptions, lo
       heldOutWithTrainDuplicate: leaked,
     },
   };
+}
+
+/**
+ * Throws DataError naming the data source when every image of a class is unreadable, because a
+ * split could then never contain both classes. Each unreadable image already got its own warning.
+ */
+function checkReadableClasses(source: string, samples: Sample[], unreadable: ReadonlySet<string>): void {
+  for (const label of [0, 1] as const) {
+    const ofClass = samples.filter((sample) => sample.label === label);
+    if (ofClass.length > 0 && ofClass.every((sample) => unreadable.has(sample.id))) {
+      throw new DataError(
+        `${source}: none of the ${ofClass.length} ${CLASS_NAMES[label]} images could be read (see the warnings above); ` +
+          `replace the damaged files or add readable ${CLASS_NAMES[label]} images`,
+        source,
+      );
+    }
+  }
 }
 
 function groupingFor(samples: Sample[], groupOf: GroupMap, groupSplit: boolean): GroupMap {

@@ -48,7 +48,7 @@ export interface TrainOptions {
   out: string;
   /** CSV `path,label,split` to use instead of a random stratified split. */
   splitFile?: string;
-  /** k >= 2 for group-aware stratified k-fold cross-validation instead of one 7:2:1 split. */
+  /** k >= 3 for group-aware stratified k-fold cross-validation instead of one 7:2:1 split. */
   folds?: number;
   /** Keep duplicate groups within one split (true) or split image by image (false). */
   groupSplit: boolean;
@@ -125,8 +125,8 @@ export async function runTraining(input: Partial<TrainOptions> & Pick<TrainOptio
   const logger = options.logger;
   const started = performance.now();
   if (options.folds !== undefined && options.splitFile) throw new ConfigError('--folds and --split-file cannot be combined: choose one way to split');
-  if (options.folds !== undefined && (!Number.isInteger(options.folds) || options.folds < 2)) {
-    throw new ConfigError(`--folds ${options.folds}: expected an integer of at least 2`);
+  if (options.folds !== undefined && (!Number.isInteger(options.folds) || options.folds < 3)) {
+    throw new ConfigError(`--folds ${options.folds}: expected an integer of at least 3 (one fold tests, one validates, the rest train)`);
   }
   const head = { ...HEAD_TRAINING_DEFAULTS, ...options.head };
   if (head.solver === 'lbfgs') checkLinearHeadSettings(head);
