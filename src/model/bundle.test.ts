@@ -191,6 +191,24 @@ describe('damaged bundle', () => {
     });
   });
 
+  test('other format versions name the value', async () => {
+    const cases: { name: string; value: unknown; message: RegExp }[] = [
+      { name: 'string', value: '2', message: /formatVersion is "2", expected the number 2; restore .* or retrain/ },
+      { name: 'missing', value: undefined, message: /formatVersion is missing, expected the number 2/ },
+      { name: 'zero', value: 0, message: /formatVersion is 0, expected the number 2/ },
+      { name: 'newer', value: 3, message: /format version 3 was written by a newer busight.*Update busight/ },
+    ];
+    for (const { name, value, message } of cases) {
+      const bundle = await copyOfBundle(`bundle-format-${name}`);
+      const manifestFile = path.join(bundle, 'bundle.json');
+      const manifest = await readJson(manifestFile);
+      manifest.formatVersion = value;
+      await fs.writeFile(manifestFile, JSON.stringify(manifest, null, 2));
+      await assert.rejects(loadPredictor(bundle), ModelError, `${name}: expected ModelError`);
+      await assert.rejects(loadPredictor(bundle), message, `${name}: unexpected message`);
+    }
+  });
+
   test('folder without bundle.json gives ModelError', async () => {
     const bundle = await copyOfBundle('bundle-no-manifest');
     await fs.rm(path.join(bundle, 'bundle.json'));

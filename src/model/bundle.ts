@@ -154,17 +154,7 @@ export async function readBundle(dir: string): Promise<LoadedBundle> {
     }
     throw new ModelError(`${manifestFile}: invalid bundle manifest: ${(error as Error).message}`);
   }
-  if (manifest.format === 'busight-bundle' && (manifest.formatVersion as number) === 1) {
-    throw new ModelError(
-      `${manifestFile}: this bundle has format version 1, from a busight version whose features were not root pooled; ` +
-        `this version reads format version ${BUNDLE_FORMAT_VERSION} only. Retrain the model with this busight version.`,
-    );
-  }
-  if (manifest.format !== 'busight-bundle' || manifest.formatVersion !== BUNDLE_FORMAT_VERSION) {
-    throw new ModelError(
-      `${manifestFile}: expected format busight-bundle version ${BUNDLE_FORMAT_VERSION}, received ${manifest.format} version ${manifest.formatVersion}`,
-    );
-  }
+  checkFormatVersion(manifest, manifestFile);
   if (!(BACKBONE_NAMES as readonly string[]).includes(manifest.backbone?.name)) {
     throw new ModelError(`${manifestFile}: unknown backbone ${JSON.stringify(manifest.backbone?.name)}; expected one of ${BACKBONE_NAMES.join(', ')}`);
   }
@@ -195,6 +185,31 @@ export async function readBundle(dir: string): Promise<LoadedBundle> {
 
   const head = JSON.parse(await fs.readFile(path.join(dir, manifest.head.file), 'utf8')) as HeadWeights;
   return { dir, manifest, head, backboneDir: path.join(dir, BACKBONE_FOLDER) };
+}
+
+/** Throws ModelError naming the manifest unless it is a busight bundle of BUNDLE_FORMAT_VERSION, with what to do next. */
+function checkFormatVersion(manifest: BundleManifest, manifestFile: string): void {
+  if (manifest.format !== 'busight-bundle') {
+    throw new ModelError(`${manifestFile}: format is ${JSON.stringify(manifest.format) ?? 'missing'}, expected "busight-bundle"; pass the model/ folder that train wrote`);
+  }
+  const version: unknown = manifest.formatVersion;
+  if (version === BUNDLE_FORMAT_VERSION) return;
+  if (version === 1) {
+    throw new ModelError(
+      `${manifestFile}: this bundle has format version 1, from a busight version whose features were not root pooled; ` +
+        `this version reads format version ${BUNDLE_FORMAT_VERSION} only. Retrain the model with this busight version.`,
+    );
+  }
+  if (typeof version === 'number' && Number.isInteger(version) && version > BUNDLE_FORMAT_VERSION) {
+    throw new ModelError(
+      `${manifestFile}: format version ${version} was written by a newer busight; this version reads format version ${BUNDLE_FORMAT_VERSION} only. ` +
+        'Update busight, or retrain the model with this version.',
+    );
+  }
+  throw new ModelError(
+    `${manifestFile}: formatVersion is ${JSON.stringify(version) ?? 'missing'}, expected the number ${BUNDLE_FORMAT_VERSION}; ` +
+      'restore the bundle that train wrote, or retrain the model.',
+  );
 }
 
 /**
