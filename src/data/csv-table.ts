@@ -64,5 +64,5 @@ export function throwRowProblems(file: string, problems: string[]): void {
   if (problems.length === 0) return;
   const listed = problems.slice(0, MAX_LISTED_PROBLEMS).join('\n  ');
   const more = problems.length > MAX_LISTED_PROBLEMS ? `\n  ... and ${problems.length - MAX_LISTED_PROBLEMS} more` : '';
-  throw new DataError(`${file}: ${problems.length} invalid rows:\n  ${listed}${more}`, file);
+  throw new DataError(`${file}: ${problems.length} invalid ${problems.length === 1 ? 'row' : 'rows'}:\n  ${listed}${more}`, file);
 }

@@ -145,7 +145,8 @@ export async function decodeImageBytes(
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
   } catch (error) {
-    throw new DataError(`${name}: failed to decode ${info.format} image (${errorReason(error)})`, name);
+    // The header was read, so the pixel data is what failed: usually a truncated or damaged file.
+    throw new DataError(`${name}: failed to decode ${info.format} image: the pixel data is truncated or damaged (${errorReason(error)})`, name);
   }
   if (decoded.info.channels !== 3) {
     throw new DataError(

@@ -53,7 +53,7 @@ describe('openDataset', () => {
   test('CSV manifest missing image raises', async () => {
     const root = await makeTempDir();
     await writeTree(root, { 'list.csv': 'path,label\nnope.png,1\n' });
-    await assert.rejects(openDataset(path.join(root, 'list.csv'), {}, memoryLogger()), /list\.csv: 1 invalid rows:\n {2}line 2: image 'nope\.png' not found/);
+    await assert.rejects(openDataset(path.join(root, 'list.csv'), {}, memoryLogger()), /list\.csv: 1 invalid row:\n {2}line 2: image 'nope\.png' not found/);
   });
 
   test('parquet file and shard folder', async () => {
