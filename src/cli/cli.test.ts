@@ -260,6 +260,14 @@ describe('busight predict', () => {
     assert.equal(result.code, 4, describeRun(result));
     assert.match(result.stderr, /not a busight model bundle/);
   });
+
+  test('evaluate checks the model first', async () => {
+    // Both paths are missing; the model error comes first, before any image is read.
+    const out = path.join(root, 'evaluate-no-model');
+    const result = await runCli(['evaluate', '--model', path.join(root, 'no-model'), '--data', path.join(root, 'no-data'), '--out', out]);
+    assert.equal(result.code, 4, describeRun(result));
+    assert.match(result.stderr, /not a busight model bundle/);
+  });
 });
 
 describe('busight options', () => {

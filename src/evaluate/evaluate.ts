@@ -48,18 +48,19 @@ export async function runEvaluation(
   await makeOutputDirectory(options.out);
   logger.info(`busight ${BUSIGHT_VERSION} evaluate: model ${options.model}, data ${options.data}`);
 
-  // Choose the images.
-  const dataset = await openDataset(options.data, {}, logger);
-  let samples: Sample[] = dataset.samples;
-  if (options.splitFile) {
-    const withSplits = await readSplitFile(options.splitFile, dataset, logger);
-    samples = options.split ? withSplits.filter((sample) => sample.split === options.split) : withSplits;
-    if (samples.length === 0) throw new DataError(`${options.splitFile}: no images in split ${options.split}`, options.splitFile);
-  }
-
-  // Predict in batches; unreadable files are listed and skipped.
+  // Load the model first, so a bundle that cannot be used fails before the data is read.
   const predictor = await loadPredictor(options.model, { logger });
   try {
+    // Choose the images.
+    const dataset = await openDataset(options.data, {}, logger);
+    let samples: Sample[] = dataset.samples;
+    if (options.splitFile) {
+      const withSplits = await readSplitFile(options.splitFile, dataset, logger);
+      samples = options.split ? withSplits.filter((sample) => sample.split === options.split) : withSplits;
+      if (samples.length === 0) throw new DataError(`${options.splitFile}: no images in split ${options.split}`, options.splitFile);
+    }
+
+    // Predict in batches; unreadable files are listed and skipped.
     const cases: CaseResult[] = [];
     const skipped = dataset.skipped.filter((file) => file.reason !== 'segmentation mask');
     let unreadable = 0;
