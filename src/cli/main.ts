@@ -33,7 +33,7 @@ program
 program
   .command('train')
   .description('Train a model on a labelled folder and write split.csv, model/, metrics.json and report.html')
-  .requiredOption('--data <dir>', 'data folder with benign/ and malignant/ subfolders')
+  .requiredOption('--data <source>', 'data: a folder with benign/ and malignant/ subfolders, a CSV manifest or a parquet file/folder')
   .requiredOption('--out <dir>', 'run folder to write')
   .option('--split-file <csv>', 'CSV path,label,split (paths relative to --data) instead of a random stratified split')
   .option('--folds <k>', 'group-aware stratified k-fold cross-validation instead of one 7:2:1 split (k >= 3)', parseFoldCount)
@@ -106,7 +106,7 @@ program
   .command('evaluate')
   .description('Evaluate a model bundle on a labelled folder and write metrics.json and report.html')
   .requiredOption('--model <dir>', 'model bundle folder (a run\'s model/)')
-  .requiredOption('--data <dir>', 'data folder with benign/ and malignant/ subfolders')
+  .requiredOption('--data <source>', 'data: a folder with benign/ and malignant/ subfolders, a CSV manifest or a parquet file/folder')
   .requiredOption('--out <dir>', 'folder to write')
   .option('--split-file <csv>', 'CSV path,label,split (paths relative to --data)')
   .addOption(new Option('--split <name>', 'evaluate only this split of --split-file').choices(['train', 'val', 'test']))

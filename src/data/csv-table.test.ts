@@ -27,6 +27,7 @@ test('readCsvRows rejects bad files', async () => {
   const cases = [
     { text: 'path,label\n', message: /table\.csv: manifest has no rows/ },
     { text: 'path\na.png\n', message: /table\.csv: missing column 'label'; expected a header row with path,label, received path/ },
+    { text: 'img/b4.png,0\nimg/a.png,1\n', message: /missing column 'path'; expected a header row with path,label, received img\/b4\.png,0$/ },
     { text: 'path,label\n"a.png,1\n', message: /table\.csv: invalid CSV/ },
   ];
   for (const { text, message } of cases) {

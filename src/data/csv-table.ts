@@ -32,7 +32,7 @@ export async function readCsvRows(file: string, kind: string, columns: readonly 
     throw new DataError(`${file}: ${code === 'ENOENT' ? `${kind} not found` : `cannot read ${kind} (${code})`}`, file);
   }
 
-  let records: { record: Record<string, string>; info: { lines: number } }[];
+  let records: { record: Record<string, string>; info: { lines: number; columns: { name: string }[] } }[];
   try {
     records = parse(text, {
       columns: (header: string[]) => header.map((name) => name.trim().toLowerCase()),
@@ -48,7 +48,8 @@ export async function readCsvRows(file: string, kind: string, columns: readonly 
   for (const column of columns) {
     if (!(column in records[0].record)) {
       throw new DataError(
-        `${file}: missing column '${column}'; expected a header row with ${columns.join(',')}, received ${Object.keys(records[0].record).join(',')}`,
+        // The parser's column list keeps the file's order; Object.keys would put number-like names first.
+        `${file}: missing column '${column}'; expected a header row with ${columns.join(',')}, received ${records[0].info.columns.map((entry) => entry.name).join(',')}`,
         file,
       );
     }

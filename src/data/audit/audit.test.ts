@@ -64,6 +64,7 @@ describe('openDataset', () => {
     ]);
     const shard1 = parquetOf([
       { bytes: await texturePng(3, 32), path: 'malignant (2).png', label: 1 },
+      { bytes: await texturePng(5, 32), path: 'malignant (2)_mask.png', label: 1 },
       { bytes: await texturePng(4, 32), path: 'normal (1).png', label: 2 },
     ], ['benign_breast_cancer', 'malignant_breast_cancer', 'normal']);
     await writeTree(root, {
@@ -78,7 +79,10 @@ describe('openDataset', () => {
       ['data/train-00000-of-00002.parquet/malignant (1).png', 1],
       ['data/train-00001-of-00002.parquet/malignant (2).png', 1],
     ]);
-    assert.deepEqual(dataset.skipped.map((item) => item.reason), ['label normal is not benign or malignant']);
+    assert.deepEqual(dataset.skipped.map((item) => [item.id, item.reason]), [
+      ['data/train-00001-of-00002.parquet/malignant (2)_mask.png', 'segmentation mask'],
+      ['data/train-00001-of-00002.parquet/normal (1).png', 'label normal is not benign or malignant'],
+    ]);
     assert.ok(logger.lines.includes('info: ignoring 1 parquet rows of class normal: not benign or malignant'));
 
     const single = await openDataset(path.join(root, 'data', 'train-00000-of-00002.parquet'), {}, memoryLogger());

@@ -11,6 +11,7 @@ import { compressors } from 'hyparquet-compressors';
 import { DataError } from '../../errors.js';
 import type { Logger } from '../../util/log.js';
 import { compareIds, type Dataset, type SkippedFile } from '../dataset.js';
+import { isMaskFile } from '../discover.js';
 import type { Label, Sample } from '../sample.js';
 
 /** Lists the parquet files of a source: the file itself, or the `*.parquet` files of a folder and its `data/` subfolder, sorted. */
@@ -62,8 +63,8 @@ interface ImageCell {
 /**
  * Opens a parquet file or a folder of shards (for example `train-00000-of-00001.parquet`). Sample
  * ids are `<shard file>/<image.path>` when the row has a path, else `<shard file>#<row>`; `file`
- * is `<shard path>#<row>`. Rows without image bytes or with a label other than benign/malignant
- * are listed in `skipped`.
+ * is `<shard path>#<row>`. Rows without image bytes, with a label other than benign/malignant, or
+ * whose image.path names a segmentation mask (`*_mask*.png`) are listed in `skipped`.
  */
 export async function openParquet(source: string, logger: Logger): Promise<Dataset> {
   const root = path.resolve(source);
@@ -104,6 +105,10 @@ export async function openParquet(source: string, logger: Logger): Promise<Datas
         const key = names?.[Number(row.label)] ?? String(row.label);
         otherLabels.set(key, (otherLabels.get(key) ?? 0) + 1);
         skipped.push({ id, reason: `label ${key} is not benign or malignant` });
+        return;
+      }
+      if (imagePath !== undefined && isMaskFile(imagePath)) {
+        skipped.push({ id, reason: 'segmentation mask' });
         return;
       }
       const bytes = image?.bytes;
