@@ -7,7 +7,7 @@ import { discoverClassFolders } from '../discover.js';
 import { makeTempDir, texturePng, writeTree } from '../fixtures.js';
 import { decodeImageBytes } from '../image.js';
 import { duplicateGroups } from './duplicates.js';
-import { hammingDistance, perceptualHash } from './perceptual-hash.js';
+import { hammingDistance, perceptualHash, perceptualHashes } from './perceptual-hash.js';
 
 async function variants(): Promise<Record<string, Buffer>> {
   const base = await texturePng(1);
@@ -31,6 +31,16 @@ describe('perceptual hash', () => {
       assert.ok(hammingDistance(hashes.base, hashes[name]) <= 8, `${name}: distance ${hammingDistance(hashes.base, hashes[name])}`);
     }
     assert.ok(hammingDistance(hashes.base, hashes.other) > 16, `other: distance ${hammingDistance(hashes.base, hashes.other)}`);
+  });
+
+  test('mirrored hash matches mirrored image', async () => {
+    // 256 pixels wide, a multiple of 32, so the two thumbnails are exact mirrors of each other.
+    const base = await texturePng(7);
+    const mirrored = await sharp(base).flop().png().toBuffer();
+    const hashes = perceptualHashes(await decodeImageBytes(base, 'base.png'));
+    const mirroredHash = perceptualHash(await decodeImageBytes(mirrored, 'mirrored.png'));
+    assert.equal(hashes.mirrored, mirroredHash);
+    assert.ok(hammingDistance(hashes.hash, mirroredHash) > 8, `direct distance ${hammingDistance(hashes.hash, mirroredHash)}`);
   });
 
   test('hamming distance counts bits', () => {
@@ -65,6 +75,22 @@ describe('duplicateGroups', () => {
     assert.equal(result.groupOf.get('benign/base.png'), result.groupOf.get('malignant/jpeg.jpg'));
     assert.notEqual(result.groupOf.get('benign/base.png'), result.groupOf.get('benign/other.png'));
     assert.equal(result.groupOf.size, 8);
+  });
+
+  test('mirrored copy joins the group', async () => {
+    const root = await makeTempDir();
+    const bytes = await texturePng(7);
+    await writeTree(root, {
+      'benign/a.png': bytes,
+      'malignant/a-mirrored.png': await sharp(bytes).flop().png().toBuffer(),
+      'malignant/c.png': await texturePng(8),
+    });
+    const result = await duplicateGroups(await discoverClassFolders(root, memoryLogger()));
+    assert.equal(result.groups.length, 1);
+    assert.deepEqual(result.groups[0].ids, ['benign/a.png', 'malignant/a-mirrored.png']);
+    assert.equal(result.groups[0].kind, 'near');
+    assert.equal(result.groups[0].conflict, true);
+    assert.equal(result.groups[0].maxDistance, 0);
   });
 
   test('exact copies form exact group', async () => {

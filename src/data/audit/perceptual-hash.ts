@@ -41,7 +41,23 @@ function greyThumbnail(image: RgbImage): Float64Array {
 
 /** Returns the 64-bit pHash of an RGB uint8 HWC image as 16 hex digits. */
 export function perceptualHash(image: RgbImage): string {
-  const pixels = greyThumbnail(image);
+  return perceptualHashes(image).hash;
+}
+
+/**
+ * Returns the pHash of an RGB uint8 HWC image and the pHash of its left-right mirror, both as 16
+ * hex digits. Mirroring a row negates its odd horizontal DCT frequencies, so the mirror's hash
+ * comes from the same coefficients. It equals the hash of the mirrored image when the width is a
+ * multiple of 32, and differs by the thumbnail's cell rounding otherwise.
+ */
+export function perceptualHashes(image: RgbImage): { hash: string; mirrored: string } {
+  const coefficients = lowFrequencies(greyThumbnail(image));
+  const mirrored = coefficients.map((value, index) => (index % HASH_SIZE) % 2 === 1 ? -value : value);
+  return { hash: hashBits(coefficients), mirrored: hashBits(mirrored) };
+}
+
+/** Returns the lowest 8x8 DCT-II coefficients of a 32x32 thumbnail, row v then column u, as [v * 8 + u]. */
+function lowFrequencies(pixels: Float64Array): number[] {
   const n = THUMBNAIL_SIZE;
 
   // Separable DCT-II, only the lowest HASH_SIZE frequencies in each direction.
@@ -61,8 +77,11 @@ export function perceptualHash(image: RgbImage): string {
       coefficients.push(sum);
     }
   }
+  return coefficients;
+}
 
-  // Bits: coefficient above the median of the 63 non-DC coefficients.
+/** Returns 16 hex digits: one bit per coefficient, set when it lies above the median of the 63 non-DC ones. */
+function hashBits(coefficients: readonly number[]): string {
   const median = [...coefficients.slice(1)].sort((a, b) => a - b)[31];
   let hex = '';
   for (let nibble = 0; nibble < 16; nibble++) {
