@@ -1,8 +1,7 @@
 import type { BinaryMetrics, RocCurve } from '../evaluate/metrics.js';
 import { formatNumber, rocCurveSvg } from './charts.js';
-import { escapeHtml } from './escape.js';
-import { renderPage, t } from './html.js';
-import type { Language } from './i18n.js';
+import { renderPage, splitPolicyRow, t } from './html.js';
+import { localize, type Language } from './i18n.js';
 
 /** Input of `renderCrossValidationReport`. */
 export interface CrossValidationReportInput {
@@ -56,14 +55,14 @@ export function renderCrossValidationReport(input: CrossValidationReportInput): 
   );
 
   const table = `<section id="cross-validation"><h2>${t('section.crossValidation')}</h2>
-<p>${escapeHtml(input.splitPolicy)}</p>
+<table class="key-value">${splitPolicyRow(input.splitPolicy)}</table>
 <table class="metrics"><thead><tr><th></th><th class="num">${t('metric.n')}</th><th class="num">${t('metric.auc')}</th><th class="num">${t('metric.aucCi95')}</th><th class="num">${t('metric.sensitivity')}</th><th class="num">${t('metric.specificity')}</th><th class="num">${t('metric.ece')}</th></tr></thead>
 <tbody>${rows.join('')}</tbody></table>
 <p class="meta">${t('cv.pooledNote')}</p></section>`;
   const roc = `<section id="pooled-roc"><h2>${t('section.pooledRoc')}</h2><div style="max-width: 560px">${rocCurveSvg(input.pooledRoc, { auc: input.pooled.auc, aucCi95: input.pooled.aucCi95 })}</div></section>`;
 
   return renderPage({
-    title: 'busight cross-validation',
+    title: localize('cv.title'),
     version: input.version,
     created: input.created,
     language: input.defaultLanguage ?? 'en',

@@ -6,7 +6,7 @@ import type { RgbImage } from '../data/image.js';
 import { binaryMetrics, rocCurve } from '../evaluate/metrics.js';
 import { Rng } from '../util/rng.js';
 import { orderCases, renderRunReport } from './html.js';
-import { LANGUAGES, MESSAGES, type MessageKey } from './i18n.js';
+import { LANGUAGES, MESSAGES, isMessageKey, type MessageKey } from './i18n.js';
 import type { ReportCase, RunReportInput } from './report-input.js';
 import { heatmapOverlay, thumbnailJpeg } from './thumbnails.js';
 
@@ -76,7 +76,7 @@ async function syntheticInput(options: { withHeatmaps: boolean }): Promise<RunRe
       })),
       selectedEpoch: 9,
     },
-    timings: { totalSeconds: 42.5, featuresSeconds: 30.25, trainSeconds: 8, customStepSeconds: 1 },
+    timings: { totalSeconds: 42.5, featureSeconds: 30.25, trainSeconds: 8, customStepSeconds: 1 },
     cases,
   };
 }
@@ -93,7 +93,7 @@ test('report contains every section', async () => {
   assert.match(html, /<html lang="en">/);
   // The unknown timing key is shown as given; known ones are translated.
   assert.ok(html.includes('customStepSeconds'));
-  assert.ok(html.includes(MESSAGES['zh-CN']['timing.featuresSeconds']));
+  assert.ok(html.includes(MESSAGES['zh-CN']['timing.featureSeconds']));
 });
 
 test('report is self-contained', async () => {
@@ -204,8 +204,8 @@ test('i18n has every key in every language', () => {
   }
 });
 
-/** Minimal stand-in for the browser objects the page scripts use. */
-function fakeBrowser(initialLanguage: string, stored: string | null) {
+/** Minimal stand-in for the browser objects the page scripts use. `search` is the URL query, such as `?lang=en`. */
+function fakeBrowser(initialLanguage: string, stored: string | null, search = '') {
   const storage = new Map<string, string>();
   if (stored !== null) storage.set('busight.language', stored);
   const buttons = ['en', 'zh-CN'].map((language) => {
@@ -220,18 +220,20 @@ function fakeBrowser(initialLanguage: string, stored: string | null) {
     };
     return button;
   });
-  const document = { documentElement: { lang: initialLanguage }, querySelectorAll: () => buttons };
+  const document = { title: '', documentElement: { lang: initialLanguage }, querySelectorAll: () => buttons };
   const localStorage = {
     getItem: (key: string) => storage.get(key) ?? null,
     setItem: (key: string, value: string) => void storage.set(key, value),
   };
-  return { document, localStorage, buttons, storage };
+  return { document, localStorage, location: { search }, buttons, storage };
 }
 
 function runPageScripts(html: string, browser: ReturnType<typeof fakeBrowser>): void {
   const scripts = [...html.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((match) => match[1]);
   assert.equal(scripts.length, 2);
-  for (const script of scripts) new Function('document', 'localStorage', script)(browser.document, browser.localStorage);
+  for (const script of scripts) {
+    new Function('document', 'localStorage', 'location', script)(browser.document, browser.localStorage, browser.location);
+  }
 }
 
 test('language switch stores choice', async () => {
@@ -257,4 +259,100 @@ test('language switch restores stored choice', async () => {
   const invalid = fakeBrowser('en', 'fr');
   runPageScripts(html, invalid);
   assert.equal(invalid.document.documentElement.lang, 'en');
+});
+
+test('language query overrides stored choice', async () => {
+  const html = renderRunReport(await syntheticInput({ withHeatmaps: false }));
+
+  const chinese = fakeBrowser('en', 'en', '?lang=zh-CN');
+  runPageScripts(html, chinese);
+  assert.equal(chinese.document.documentElement.lang, 'zh-CN');
+  assert.equal(chinese.buttons[1].getAttribute('aria-pressed'), 'true');
+  assert.equal(chinese.storage.get('busight.language'), 'en', 'a language from the URL is not stored');
+
+  const english = fakeBrowser('en', 'zh-CN', '?opacity=0.5&lang=en');
+  runPageScripts(html, english);
+  assert.equal(english.document.documentElement.lang, 'en');
+
+  const zhDefault = renderRunReport({ ...(await syntheticInput({ withHeatmaps: false })), defaultLanguage: 'zh-CN' });
+  const englishOverDefault = fakeBrowser('zh-CN', null, '?lang=en');
+  runPageScripts(zhDefault, englishOverDefault);
+  assert.equal(englishOverDefault.document.documentElement.lang, 'en');
+});
+
+test('invalid language query is ignored', async () => {
+  const html = renderRunReport(await syntheticInput({ withHeatmaps: false }));
+  for (const search of ['?lang=fr', '?lang=zh', '?lang=ZH-CN', '?lang=']) {
+    const withStored = fakeBrowser('en', 'zh-CN', search);
+    runPageScripts(html, withStored);
+    assert.equal(withStored.document.documentElement.lang, 'zh-CN', `${search} should fall back to the stored choice`);
+
+    const withoutStored = fakeBrowser('en', null, search);
+    runPageScripts(html, withoutStored);
+    assert.equal(withoutStored.document.documentElement.lang, 'en', `${search} should fall back to the default language`);
+  }
+});
+
+test('run report translates known titles', async () => {
+  const input = await syntheticInput({ withHeatmaps: false });
+  for (const key of ['report.titleTraining', 'report.titleEvaluation'] as const) {
+    const html = renderRunReport({ ...input, title: MESSAGES.en[key] });
+    assert.ok(html.includes(`<title>${MESSAGES.en[key]}</title>`), `${key}: English <title>`);
+    assert.ok(html.includes(`<span class="l-zh" lang="zh-CN">${MESSAGES['zh-CN'][key]}</span>`), `${key}: Chinese heading`);
+
+    const browser = fakeBrowser('en', null);
+    runPageScripts(html, browser);
+    assert.equal(browser.document.title, MESSAGES.en[key]);
+    browser.buttons[1].click();
+    assert.equal(browser.document.title, MESSAGES['zh-CN'][key], `${key}: document title after switching`);
+  }
+
+  const chineseDefault = renderRunReport({ ...input, title: MESSAGES.en['report.titleTraining'], defaultLanguage: 'zh-CN' });
+  assert.ok(chineseDefault.includes(`<title>${MESSAGES['zh-CN']['report.titleTraining']}</title>`));
+});
+
+test('unknown title stays as given', async () => {
+  const input = await syntheticInput({ withHeatmaps: false });
+  const html = renderRunReport({ ...input, title: 'run </script><b>' });
+  assert.ok(!html.includes('run </script>'), 'the title must not end a script element');
+  assert.ok(html.includes('<title>run &lt;/script&gt;&lt;b&gt;</title>'));
+
+  const browser = fakeBrowser('en', null);
+  runPageScripts(html, browser);
+  browser.buttons[1].click();
+  assert.equal(browser.document.title, 'run </script><b>');
+});
+
+test('split policy has translated label', async () => {
+  const input = await syntheticInput({ withHeatmaps: false });
+  const html = renderRunReport(input);
+  assert.ok(html.includes(`<span class="l-zh" lang="zh-CN">${MESSAGES['zh-CN']['settings.splitPolicy']}</span></th><td lang="en">stratified 7:2:1, seed 42</td>`));
+});
+
+test('timings label every pipeline key', async () => {
+  // Keys written by train (split, feature, train, bundle, total) and by the report writer (report).
+  const pipelineKeys = ['splitSeconds', 'featureSeconds', 'trainSeconds', 'bundleSeconds', 'totalSeconds', 'reportSeconds'];
+  const input = await syntheticInput({ withHeatmaps: false });
+  const timings = Object.fromEntries(pipelineKeys.map((key, index) => [key, index + 1]));
+  const html = renderRunReport({ ...input, timings: { ...timings, unknownStepSeconds: 2.5 } });
+  const timingsSection = html.slice(html.indexOf('<section id="timings">'));
+
+  for (const key of pipelineKeys) {
+    assert.ok(isMessageKey(`timing.${key}`), `timing.${key} has no message`);
+    assert.ok(!timingsSection.includes(key), `${key} is shown raw`);
+    for (const language of LANGUAGES) {
+      assert.ok(timingsSection.includes(MESSAGES[language][`timing.${key}` as MessageKey]), `${key} has no ${language} label`);
+    }
+  }
+  assert.ok(timingsSection.includes('<th>unknownStepSeconds</th>'), 'an unknown key falls back to the raw key');
+});
+
+test('Chinese uses 灵敏度 and 特异度', () => {
+  const english = MESSAGES.en;
+  const chinese = MESSAGES['zh-CN'];
+  for (const key of Object.keys(english) as MessageKey[]) {
+    assert.ok(!chinese[key].includes('敏感度'), `${key} uses 敏感度`);
+    if (/sensitivity/i.test(english[key])) assert.ok(chinese[key].includes('灵敏度'), `${key} does not use 灵敏度`);
+    if (/specificity/i.test(english[key])) assert.ok(chinese[key].includes('特异度'), `${key} does not use 特异度`);
+  }
 });

@@ -17,15 +17,39 @@ import {
   trainingCurvesSvg,
 } from './charts.js';
 import { escapeHtml } from './escape.js';
-import { LANGUAGES, LANGUAGE_STORAGE_KEY, MESSAGES, isMessageKey, translate, type Language, type MessageKey } from './i18n.js';
+import {
+  LANGUAGES,
+  LANGUAGE_STORAGE_KEY,
+  MESSAGES,
+  isMessageKey,
+  localize,
+  translate,
+  type Language,
+  type LocalizedText,
+  type MessageKey,
+} from './i18n.js';
 import { EMBEDDED_IMAGE_TYPES, type EmbeddedImage, type ReportCase, type RunReportInput } from './report-input.js';
 
 /** Renders one bilingual string as two spans; CSS shows the one matching `<html lang>`. */
 export function t(key: MessageKey, params: Record<string, string | number> = {}): string {
-  return (
-    `<span class="l-en" lang="en">${escapeHtml(translate('en', key, params))}</span>` +
-    `<span class="l-zh" lang="zh-CN">${escapeHtml(translate('zh-CN', key, params))}</span>`
-  );
+  return localizedSpans({ en: translate('en', key, params), 'zh-CN': translate('zh-CN', key, params) });
+}
+
+/** Renders plain text in every language as two spans, like `t`. */
+function localizedSpans(text: LocalizedText): string {
+  return `<span class="l-en" lang="en">${escapeHtml(text.en)}</span><span class="l-zh" lang="zh-CN">${escapeHtml(text['zh-CN'])}</span>`;
+}
+
+/**
+ * Report titles that train and evaluate pass as English text, matched by that text.
+ * Callers pass MESSAGES.en of these keys, so the text matches. Any other title is shown untranslated.
+ */
+const TITLE_KEYS: readonly MessageKey[] = ['report.titleTraining', 'report.titleEvaluation', 'cv.title'];
+
+/** Translates `title` when it is the English text of a known report title. Any other title stays as given in every language. */
+export function localizeTitle(title: string): LocalizedText {
+  const key = TITLE_KEYS.find((candidate) => MESSAGES.en[candidate] === title);
+  return key === undefined ? { en: title, 'zh-CN': title } : localize(key);
 }
 
 function className(label: 0 | 1): string {
@@ -99,7 +123,7 @@ function settingsSection(input: RunReportInput): string {
   if (settings.targetSensitivity !== undefined) {
     rows.push(`<tr><th>${t('settings.targetSensitivity')}</th><td>${formatNumber(settings.targetSensitivity, 2)}</td></tr>`);
   }
-  rows.push(`<tr><th>${t('settings.splitPolicy')}</th><td>${escapeHtml(settings.splitPolicy)}</td></tr>`);
+  rows.push(splitPolicyRow(settings.splitPolicy));
   rows.push(`<tr><th>${t('settings.version')}</th><td>${escapeHtml(input.version)}</td></tr>`);
   rows.push(`<tr><th>${t('settings.created')}</th><td>${escapeHtml(input.created)}</td></tr>`);
 
@@ -113,6 +137,14 @@ function settingsSection(input: RunReportInput): string {
 <table class="counts"><caption>${t('settings.splitCounts')}</caption>
 <thead><tr><th></th><th>${t('class.benign')}</th><th>${t('class.malignant')}</th><th>${t('split.total')}</th></tr></thead>
 <tbody>${splitRows.join('')}</tbody></table></div></section>`;
+}
+
+/**
+ * Renders the split policy under a translated label. The policy arrives as one English sentence
+ * without structured parts, so it stays English in every language and is marked `lang="en"`.
+ */
+export function splitPolicyRow(policy: string): string {
+  return `<tr><th>${t('settings.splitPolicy')}</th><td lang="en">${escapeHtml(policy)}</td></tr>`;
 }
 
 function headlineSection(input: RunReportInput): string {
@@ -274,6 +306,7 @@ tr.separator th, tr.separator td { border-top: 2px solid var(--line); }
 table.metrics { min-width: 420px; }
 table.narrow { min-width: 280px; }
 caption { text-align: left; font-weight: 600; padding-bottom: 4px; }
+#cross-validation table.key-value { margin-bottom: 16px; }
 .two-columns { display: flex; flex-wrap: wrap; gap: 32px; align-items: flex-start; }
 .chart-grid { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 24px; margin-top: 24px; }
 figure { margin: 0; }
@@ -316,18 +349,33 @@ footer { margin-top: 32px; border-top: 2px solid var(--ink); }
 }
 `;
 
-/** Runs in the page head before the body renders, so the stored language shows without a flash. */
+/**
+ * Runs in the page head before the body renders, so the chosen language shows without a flash.
+ * A valid `?lang=` (en or zh-CN) wins over the stored choice and, as in the web app, is not stored.
+ */
 const HEAD_SCRIPT = `(function () {
+  var languages = ${JSON.stringify(LANGUAGES)};
+  var requested = new URLSearchParams(location.search).get('lang');
+  if (languages.indexOf(requested) >= 0) {
+    document.documentElement.lang = requested;
+    return;
+  }
   try {
     var stored = localStorage.getItem(${JSON.stringify(LANGUAGE_STORAGE_KEY)});
-    if (${JSON.stringify(LANGUAGES)}.indexOf(stored) >= 0) document.documentElement.lang = stored;
+    if (languages.indexOf(stored) >= 0) document.documentElement.lang = stored;
   } catch (error) { /* localStorage is blocked for some file:// pages; keep the default language. */ }
 })();`;
 
-const SWITCH_SCRIPT = `(function () {
+/** Returns the script that wires the language buttons and sets the document title in the shown language. */
+function switchScript(title: LocalizedText): string {
+  // Escaping `<` keeps a title containing `</script>` from ending the script element.
+  const titles = JSON.stringify(title).replace(/</g, '\\u003c');
+  return `(function () {
+  var titles = ${titles};
   var buttons = document.querySelectorAll('[data-set-language]');
   function show(language) {
     document.documentElement.lang = language;
+    document.title = titles[language];
     for (var i = 0; i < buttons.length; i++) {
       buttons[i].setAttribute('aria-pressed', String(buttons[i].getAttribute('data-set-language') === language));
     }
@@ -341,6 +389,7 @@ const SWITCH_SCRIPT = `(function () {
   }
   show(document.documentElement.lang);
 })();`;
+}
 
 /**
  * Renders the run report as one self-contained HTML page (inline CSS, inline SVG, images as
@@ -351,7 +400,7 @@ export function renderRunReport(input: RunReportInput): string {
   input.cases.forEach(validateCase);
   const ordered = orderCases(input.cases);
   return renderPage({
-    title: input.title,
+    title: localizeTitle(input.title),
     version: input.version,
     created: input.created,
     language: input.defaultLanguage ?? 'en',
@@ -372,7 +421,7 @@ export function renderRunReport(input: RunReportInput): string {
  * Wraps rendered sections in the report's page: header with the language switch, the
  * decision-support notice above and below, inline style and scripts. Shared by all HTML reports.
  */
-export function renderPage(page: { title: string; version: string; created: string; language: Language; sections: string[] }): string {
+export function renderPage(page: { title: LocalizedText; version: string; created: string; language: Language; sections: string[] }): string {
   const switchButtons = LANGUAGES.map(
     (code) => `<button type="button" data-set-language="${code}" lang="${code}" aria-pressed="${code === page.language}">${escapeHtml(MESSAGES[code]['language.name'])}</button>`,
   ).join('');
@@ -383,12 +432,12 @@ export function renderPage(page: { title: string; version: string; created: stri
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="generator" content="busight ${escapeHtml(page.version)}">
-<title>${escapeHtml(page.title)}</title>
+<title>${escapeHtml(page.title[page.language])}</title>
 <script>${HEAD_SCRIPT}</script>
 <style>${STYLE}</style>
 </head>
 <body>
-<header><div><h1>${escapeHtml(page.title)}</h1>
+<header><div><h1>${localizedSpans(page.title)}</h1>
 <p class="meta">${t('report.generatedBy', { version: page.version, created: page.created })}</p></div>
 <div class="language-switch" role="group" aria-label="${escapeHtml(MESSAGES.en['language.switch'])} / ${escapeHtml(MESSAGES['zh-CN']['language.switch'])}">${switchButtons}</div></header>
 <p class="notice" id="notice">${t('notice.decisionSupport')}</p>
@@ -396,7 +445,7 @@ export function renderPage(page: { title: string; version: string; created: stri
 ${page.sections.join('\n')}
 </main>
 <footer><p class="notice">${t('notice.decisionSupport')}</p></footer>
-<script>${SWITCH_SCRIPT}</script>
+<script>${switchScript(page.title)}</script>
 </body>
 </html>
 `;

@@ -11,6 +11,7 @@ import { ConfigError, DataError } from '../errors.js';
 import { binaryMetrics, rocCurve, specificityAtSensitivity, thresholdForSensitivity } from '../evaluate/metrics.js';
 import type { BinaryMetrics, RocCurve } from '../evaluate/metrics.js';
 import { renderCrossValidationReport } from '../report/cv-html.js';
+import { MESSAGES } from '../report/i18n.js';
 import type { CaseResult } from '../evaluate/case-results.js';
 import { toCaseResults } from '../evaluate/case-results.js';
 import { writeEvaluationOutputs } from '../evaluate/write-outputs.js';
@@ -292,7 +293,8 @@ async function trainRoundInto(staging: string, samples: SplitSample[], options: 
   try {
     const outputs = await writeEvaluationOutputs({
       out: staging,
-      title: 'busight training run',
+      // The report translates a known title by matching its English text (see localizeTitle).
+      title: MESSAGES.en['report.titleTraining'],
       predictor,
       recheck: true,
       cases: testCases,
