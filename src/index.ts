@@ -1,6 +1,9 @@
 /** Library entry point of busight: the functions behind each CLI command and their types. */
 export { discoverClassFolders } from './data/discover.js';
 export type { Dataset } from './data/dataset.js';
+export { runAudit } from './data/audit/audit.js';
+export type { AuditOptions, AuditResult } from './data/audit/audit.js';
+export { openDataset } from './data/open-dataset.js';
 export { decodeImageBytes, loadSampleImage, resizeRgb } from './data/image.js';
 export type { RgbImage, ImageLimits } from './data/image.js';
 export { CLASS_NAMES } from './data/sample.js';
@@ -20,6 +23,8 @@ export { loadPredictor } from './model/predictor.js';
 export type { Prediction, Predictor } from './model/predictor.js';
 export { expandInputs, predictFiles } from './predict/predict-files.js';
 export type { PredictionRow } from './predict/predict-files.js';
+export { buildServeApp } from './serve/server.js';
+export type { ServeAppOptions } from './serve/server.js';
 export { runTraining, TRAIN_DEFAULTS } from './train/train.js';
 export type { TrainOptions, TrainResult } from './train/train.js';
 export type { Logger, ProgressEvent } from './util/log.js';
