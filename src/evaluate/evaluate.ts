@@ -7,7 +7,7 @@ import type { Sample, SplitName } from '../data/sample.js';
 import { readSplitFile } from '../data/split.js';
 import { ConfigError, DataError } from '../errors.js';
 import { loadPredictor } from '../model/predictor.js';
-import { MESSAGES, type Language } from '../report/i18n.js';
+import { localize, type Language } from '../report/i18n.js';
 import type { Logger } from '../util/log.js';
 import { silentLogger } from '../util/log.js';
 import { BUSIGHT_VERSION } from '../version.js';
@@ -103,8 +103,7 @@ export async function runEvaluation(
 
     return await writeEvaluationOutputs({
       out: options.out,
-      // The report translates a known title by matching its English text (see localizeTitle).
-      title: MESSAGES.en['report.titleEvaluation'],
+      title: localize('report.titleEvaluation'),
       predictor,
       recheck: false,
       cases,

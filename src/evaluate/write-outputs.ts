@@ -5,7 +5,7 @@ import { loadSampleImage } from '../data/image.js';
 import type { Label } from '../data/sample.js';
 import type { Predictor } from '../model/predictor.js';
 import { renderRunReport } from '../report/html.js';
-import type { Language } from '../report/i18n.js';
+import type { Language, LocalizedText } from '../report/i18n.js';
 import type { ReportCase, RunSettings, TrainingHistory } from '../report/report-input.js';
 import { heatmapOverlay, thumbnailJpeg } from '../report/thumbnails.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -22,7 +22,8 @@ const BUNDLE_CHECK_TOLERANCE = 1e-3;
 export interface EvaluationOutputsInput {
   /** Folder that receives metrics.json and report.html. */
   out: string;
-  title: string;
+  /** Report title (see RunReportInput.title). */
+  title: string | LocalizedText;
   /** The bundle being evaluated; used for heat maps and, with `recheck`, to re-check the given probabilities. */
   predictor: Predictor;
   /** Pass every case through the bundle again and record the largest probability difference. */

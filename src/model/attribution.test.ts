@@ -153,28 +153,27 @@ test('attributeView of an MLP sums to the linearisation', () => {
   assert.ok(Math.abs(sum(values) - expected) < 1e-9 * Math.max(1, Math.abs(expected)), `sum ${sum(values)}, gradient . (f - mu) ${expected}`);
 });
 
-test('attributeView spreads coarse cells equally', () => {
-  // A 1x1 map on a 2x2 grid gives its one value to each grid cell in quarters.
-  const head: HeadWeights = {
+/** A linear head over one feature with kernel 2, std 1, bias 0 and the given training mean. */
+function oneFeatureHead(trainingMean: number): HeadWeights {
+  return {
     featureDim: 1,
-    mean: [0],
+    mean: [trainingMean],
     std: [1],
     layers: [{ inputs: 1, units: 1, kernel: [2], bias: [0], activation: 'linear' }],
     calibration: { scale: 1, shift: 0 },
   };
+}
+
+test('attributeView spreads coarse cells equally', () => {
+  // A 1x1 map on a 2x2 grid gives its one value to each grid cell in quarters.
+  const head = oneFeatureHead(0);
   const map: PooledMap = { values: Float32Array.of(3), height: 1, width: 1, channels: 1, meanOffset: 0 };
   assert.deepEqual(Array.from(attributeView(head, [3], [map], 0, 2, 2)), [1.5, 1.5, 1.5, 1.5]);
 });
 
 test('attributeView spreads an all-zero channel evenly', () => {
   // A = [0, 0]: nothing to split in proportion, so w (f - mu) = 2 (0 - 0.5) goes half to each position.
-  const head: HeadWeights = {
-    featureDim: 1,
-    mean: [0.5],
-    std: [1],
-    layers: [{ inputs: 1, units: 1, kernel: [2], bias: [0], activation: 'linear' }],
-    calibration: { scale: 1, shift: 0 },
-  };
+  const head = oneFeatureHead(0.5);
   const map: PooledMap = { values: Float32Array.of(0, 0), height: 1, width: 2, channels: 1, meanOffset: 0 };
   assert.deepEqual(Array.from(attributeView(head, [0], [map], 0, 1, 2)), [-0.5, -0.5]);
 });

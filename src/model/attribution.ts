@@ -27,8 +27,8 @@ export interface Heatmap {
  * logit - b, and for a head with hidden layers they sum to gradient . (f - mu), a first-order
  * estimate of that difference. Below, A_cp >= 0 is channel c at position p of N and m_c its mean
  * recomputed from A. Each feature's value is split over the positions in proportion to their
- * activations (mean features) or squared deviations (standard deviation features), so the split
- * stays exact whatever the pooling does to the value, and the backbone's rounding stays in the sum.
+ * activations (mean features) or squared deviations (standard deviation features). The split is
+ * therefore exact whatever the pooling does to the value, and the backbone's rounding stays in the sum.
  * - A mean feature f_c gives position p the value w_c (f_c A_cp / sum_q A_cq - mu_c / N). An
  *   all-zero channel spreads w_c (f_c - mu_c) evenly.
  * - A standard deviation feature s_c gives position p the value
@@ -77,6 +77,16 @@ function attributeMap(
   const values = map.values;
   const cells = new Float64Array(positions);
   let even = 0;
+  // Splits the term w (f - mu) of feature k: -w mu / N goes to every position, and w f in
+  // proportion to shares that add up to `shareTotal`. Returns w f / shareTotal, the factor of each
+  // position's share, or spreads w f evenly and returns 0 when there are no shares.
+  const splitTerm = (k: number, shareTotal: number): number => {
+    even -= (weights[k] * trainingMeans[k]) / positions;
+    if (shareTotal > 0) return (weights[k] * features[k]) / shareTotal;
+    even += (weights[k] * features[k]) / positions;
+    return 0;
+  };
+
   for (let channel = 0; channel < channels; channel++) {
     const start = base + channel * positions;
     const end = start + positions;
@@ -85,33 +95,19 @@ function attributeMap(
     const mean = sum / positions;
 
     // Mean feature: w f A / sum A at each position, and -w mu / N spread evenly.
-    const meanFeature = meanOffset + channel;
-    even -= (weights[meanFeature] * trainingMeans[meanFeature]) / positions;
-    let linear = 0;
-    if (sum > 0) {
-      linear = (weights[meanFeature] * features[meanFeature]) / sum;
-    } else {
-      even += (weights[meanFeature] * features[meanFeature]) / positions;
-    }
+    const linear = splitTerm(meanOffset + channel, sum);
     if (stdOffset === undefined) {
       for (let index = start; index < end; index++) cells[index - start] += linear * values[index];
       continue;
     }
 
     // Std feature: w s (A - m)^2 / sum (A - m)^2 at each position, and -w mu / N spread evenly.
-    const stdFeature = stdOffset + channel;
     let squaredDeviationSum = 0;
     for (let index = start; index < end; index++) {
       const deviation = values[index] - mean;
       squaredDeviationSum += deviation * deviation;
     }
-    even -= (weights[stdFeature] * trainingMeans[stdFeature]) / positions;
-    let quadratic = 0;
-    if (squaredDeviationSum > 0) {
-      quadratic = (weights[stdFeature] * features[stdFeature]) / squaredDeviationSum;
-    } else {
-      even += (weights[stdFeature] * features[stdFeature]) / positions;
-    }
+    const quadratic = splitTerm(stdOffset + channel, squaredDeviationSum);
     for (let index = start; index < end; index++) {
       const deviation = values[index] - mean;
       cells[index - start] += linear * values[index] + quadratic * deviation * deviation;

@@ -142,9 +142,9 @@ export interface OnnxMobileNetV2Options extends OnnxSessionOptions {
  * Returns the serialised Model Zoo graph converted to float32 activations (see dequantizeGraph),
  * with extra graph outputs. MAP_OUTPUT is the last convolutional map (float32 [N,1280,7,7]) and
  * POOLED_OUTPUT the square root of its channel means (float32 [N,1280,1,1]). Each POOLED_TAPS
- * output is the square root of the tensor's channel means and its mapOutput the tensor itself, and
- * each STD_POOLED output the square root of the spatial standard deviation (float32
- * [N,channels,1,1]); see rootPool. The map outputs only copy tensors that
+ * output is the square root of the tensor's channel means, and its mapOutput the tensor itself.
+ * Each STD_POOLED output is the square root of the spatial standard deviation (float32
+ * [N,channels,1,1]). See rootPool for why. The map outputs only copy tensors that
  * the features already need, so they leave the features unchanged. Throws ModelError when the
  * bytes are not an ONNX model or the graph lacks the expected tensors, which means it is not
  * mobilenetv2-12-int8.onnx.

@@ -1,7 +1,7 @@
 /**
  * MobileNet v1 width 0.75 (Google's TF.js layers release `mobilenet_v1_0.75_224`) run by
  * @tensorflow/tfjs. Features are the `conv_pw_13_relu` map (7x7x768) and the square roots of its
- * channel means (see rootPool); logits are the output of the 1x1 convolution `conv_preds`, before
+ * channel means (see rootPool). Logits are the output of the 1x1 convolution `conv_preds`, before
  * the softmax.
  */
 import { promises as fs } from 'node:fs';

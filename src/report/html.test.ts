@@ -6,7 +6,7 @@ import type { RgbImage } from '../data/image.js';
 import { binaryMetrics, rocCurve } from '../evaluate/metrics.js';
 import { Rng } from '../util/rng.js';
 import { orderCases, renderRunReport } from './html.js';
-import { LANGUAGES, MESSAGES, isMessageKey, type MessageKey } from './i18n.js';
+import { LANGUAGES, MESSAGES, isMessageKey, localize, type MessageKey } from './i18n.js';
 import type { ReportCase, RunReportInput } from './report-input.js';
 import { heatmapOverlay, thumbnailJpeg } from './thumbnails.js';
 
@@ -296,7 +296,7 @@ test('invalid language query is ignored', async () => {
 test('run report translates known titles', async () => {
   const input = await syntheticInput({ withHeatmaps: false });
   for (const key of ['report.titleTraining', 'report.titleEvaluation'] as const) {
-    const html = renderRunReport({ ...input, title: MESSAGES.en[key] });
+    const html = renderRunReport({ ...input, title: localize(key) });
     assert.ok(html.includes(`<title>${MESSAGES.en[key]}</title>`), `${key}: English <title>`);
     assert.ok(html.includes(`<span class="l-zh" lang="zh-CN">${MESSAGES['zh-CN'][key]}</span>`), `${key}: Chinese heading`);
 
@@ -307,7 +307,7 @@ test('run report translates known titles', async () => {
     assert.equal(browser.document.title, MESSAGES['zh-CN'][key], `${key}: document title after switching`);
   }
 
-  const chineseDefault = renderRunReport({ ...input, title: MESSAGES.en['report.titleTraining'], defaultLanguage: 'zh-CN' });
+  const chineseDefault = renderRunReport({ ...input, title: localize('report.titleTraining'), defaultLanguage: 'zh-CN' });
   assert.ok(chineseDefault.includes(`<title>${MESSAGES['zh-CN']['report.titleTraining']}</title>`));
 });
 

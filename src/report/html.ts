@@ -22,7 +22,6 @@ import {
   LANGUAGE_STORAGE_KEY,
   MESSAGES,
   isMessageKey,
-  localize,
   translate,
   type Language,
   type LocalizedText,
@@ -40,16 +39,9 @@ function localizedSpans(text: LocalizedText): string {
   return `<span class="l-en" lang="en">${escapeHtml(text.en)}</span><span class="l-zh" lang="zh-CN">${escapeHtml(text['zh-CN'])}</span>`;
 }
 
-/**
- * Report titles that train and evaluate pass as English text, matched by that text.
- * Callers pass MESSAGES.en of these keys, so the text matches. Any other title is shown untranslated.
- */
-const TITLE_KEYS: readonly MessageKey[] = ['report.titleTraining', 'report.titleEvaluation', 'cv.title'];
-
-/** Translates `title` when it is the English text of a known report title. Any other title stays as given in every language. */
-export function localizeTitle(title: string): LocalizedText {
-  const key = TITLE_KEYS.find((candidate) => MESSAGES.en[candidate] === title);
-  return key === undefined ? { en: title, 'zh-CN': title } : localize(key);
+/** Returns a report title in every language: a plain string is shown as given in each of them. */
+function titleInEveryLanguage(title: string | LocalizedText): LocalizedText {
+  return typeof title === 'string' ? { en: title, 'zh-CN': title } : title;
 }
 
 function className(label: 0 | 1): string {
@@ -400,7 +392,7 @@ export function renderRunReport(input: RunReportInput): string {
   input.cases.forEach(validateCase);
   const ordered = orderCases(input.cases);
   return renderPage({
-    title: localizeTitle(input.title),
+    title: titleInEveryLanguage(input.title),
     version: input.version,
     created: input.created,
     language: input.defaultLanguage ?? 'en',

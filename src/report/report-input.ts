@@ -3,7 +3,7 @@
  * nothing that needs the model: the caller passes metrics, the ROC curve and the per-image results.
  */
 import type { BinaryMetrics, RocCurve } from '../evaluate/metrics.js';
-import type { Language } from './i18n.js';
+import type { Language, LocalizedText } from './i18n.js';
 
 /** MIME types accepted for embedded images. */
 export const EMBEDDED_IMAGE_TYPES = ['image/jpeg', 'image/png', 'image/webp'] as const;
@@ -81,7 +81,8 @@ export interface ReportCase {
 
 /** Input of `renderRunReport`. */
 export interface RunReportInput {
-  title: string;
+  /** Page title: text in each language (see localize), or one text shown in every language. */
+  title: string | LocalizedText;
   /** busight version that produced the run. */
   version: string;
   /** Creation time as an ISO 8601 string. */

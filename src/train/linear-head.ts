@@ -4,7 +4,7 @@ import type { Logger } from '../util/log.js';
 import type { HeadWeights } from '../model/head.js';
 import type { FeatureSet } from './feature-set.js';
 import { rowLabels } from './feature-set.js';
-import { fitLogisticRegression } from './logistic-regression.js';
+import { fitLogisticRegression, plainProducts } from './logistic-regression.js';
 import type { EpochRecord, HeadTrainingOptions, HeadTrainingResult } from './train-head.js';
 import { averageViews, classWeightsFor, featureStatistics, meanCrossEntropy, meanOverViews, standardizeRows } from './train-head.js';
 
@@ -193,13 +193,6 @@ function restandardize(head: HeadWeights, mean: Float64Array, std: Float64Array)
 
 /** Computes x * kernel + bias for each row of standardised x float32 [rows, dim]; parameters are [kernel, bias]. */
 function linearLogits(x: Float32Array, dim: number, parameters: Float64Array): Float64Array {
-  const rows = x.length / dim;
-  const logits = new Float64Array(rows);
-  for (let row = 0; row < rows; row++) {
-    let z = parameters[dim];
-    const offset = row * dim;
-    for (let j = 0; j < dim; j++) z += x[offset + j] * parameters[j];
-    logits[row] = z;
-  }
-  return logits;
+  const dots = plainProducts(x, x.length / dim, dim).rowDots(parameters);
+  return Float64Array.from(dots, (dot) => dot + parameters[dim]);
 }

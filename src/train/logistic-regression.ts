@@ -28,7 +28,7 @@ export interface LogisticFitOptions {
   initial?: Float64Array;
   /** Called after each accepted iteration with the current parameters, objective and line-search step length. */
   onIteration?: (parameters: Float64Array, objective: number, stepLength: number) => void;
-  /** Implementation of the matrix products; productsFor(rows, dim) chooses when undefined. */
+  /** Implementation of the matrix products. When undefined, productsFor(rows, dim) chooses one. */
   products?: RowProductsFactory;
 }
 
@@ -36,7 +36,7 @@ export interface LogisticFitOptions {
 export interface RowProducts {
   /** Returns x * theta for the first `dim` entries of theta (the kernel), one value per row. */
   rowDots(theta: Float64Array): ArrayLike<number>;
-  /** Returns x^T * residuals, one value per column; `residuals` float64 [rows]. */
+  /** Returns x^T * residuals, one value per column, for `residuals` float64 [rows]. */
   columnDots(residuals: Float64Array): ArrayLike<number>;
   dispose(): void;
 }

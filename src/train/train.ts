@@ -11,7 +11,7 @@ import { ConfigError, DataError } from '../errors.js';
 import { binaryMetrics, rocCurve, specificityAtSensitivity, thresholdForSensitivity } from '../evaluate/metrics.js';
 import type { BinaryMetrics, RocCurve } from '../evaluate/metrics.js';
 import { renderCrossValidationReport } from '../report/cv-html.js';
-import { MESSAGES } from '../report/i18n.js';
+import { localize } from '../report/i18n.js';
 import type { CaseResult } from '../evaluate/case-results.js';
 import { toCaseResults } from '../evaluate/case-results.js';
 import { writeEvaluationOutputs } from '../evaluate/write-outputs.js';
@@ -293,8 +293,7 @@ async function trainRoundInto(staging: string, samples: SplitSample[], options: 
   try {
     const outputs = await writeEvaluationOutputs({
       out: staging,
-      // The report translates a known title by matching its English text (see localizeTitle).
-      title: MESSAGES.en['report.titleTraining'],
+      title: localize('report.titleTraining'),
       predictor,
       recheck: true,
       cases: testCases,
