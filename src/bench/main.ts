@@ -16,6 +16,7 @@ import { decodeImageBytes, readSampleBytes } from '../data/image.js';
 import { openDataset } from '../data/open-dataset.js';
 import type { BinaryMetrics } from '../evaluate/metrics.js';
 import { loadPredictor } from '../model/predictor.js';
+import type { PooledMetrics } from '../train/train.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { silentLogger } from '../util/log.js';
 import { median, quantile, standardDeviation } from '../util/statistics.js';
@@ -36,7 +37,7 @@ interface WorkerResult {
   crossValidation?: {
     mean: { auc: number; sensitivity: number; specificity: number; ece: number };
     sd: { auc: number; sensitivity: number; specificity: number; ece: number };
-    pooled: BinaryMetrics & { sensitivityAtFoldThresholds: number; specificityAtFoldThresholds: number; rocSpecificityAtTarget: number };
+    pooled: PooledMetrics;
   };
   modelDir: string;
 }
@@ -147,8 +148,8 @@ const results = {
         aucSd: round(crossValidation.crossValidation.sd.auc, 4),
         eceMean: round(crossValidation.crossValidation.mean.ece, 4),
         pooledAuc: round(crossValidation.crossValidation.pooled.auc, 4),
-        pooledSensitivity: round(crossValidation.crossValidation.pooled.sensitivityAtFoldThresholds, 4),
-        pooledSpecificity: round(crossValidation.crossValidation.pooled.specificityAtFoldThresholds, 4),
+        pooledSensitivity: round(crossValidation.crossValidation.pooled.sensitivity, 4),
+        pooledSpecificity: round(crossValidation.crossValidation.pooled.specificity, 4),
         pooledRocSpecificityAtSensitivity95: round(crossValidation.crossValidation.pooled.rocSpecificityAtTarget, 4),
         pooledEce: round(crossValidation.crossValidation.pooled.ece, 4),
       }

@@ -92,7 +92,7 @@ program
       process.stdout.write(`\n${formatMetricsTable(cv.folds.map((fold) => ({ title: `fold ${fold.fold}`, metrics: fold.test })))}\n\n`);
       process.stdout.write(
         `cross-validation: AUC ${cv.mean.auc.toFixed(3)} ± ${cv.sd.auc.toFixed(3)} (mean ± sd over ${cv.folds.length} folds), ` +
-          `pooled sensitivity ${cv.pooled.sensitivityAtFoldThresholds.toFixed(3)}, specificity ${cv.pooled.specificityAtFoldThresholds.toFixed(3)} at the folds' thresholds\n`,
+          `pooled sensitivity ${cv.pooled.sensitivity.toFixed(3)}, specificity ${cv.pooled.specificity.toFixed(3)} at the folds' thresholds\n`,
       );
       process.stdout.write(`wrote ${path.join(result.outDir, 'cv-report.html')}, cv-metrics.json and fold-1..${cv.folds.length}/ in ${result.timings.totalSeconds.toFixed(1)} s\n`);
       return;

@@ -8,6 +8,7 @@ import {
   brierScore,
   confusionMatrix,
   expectedCalibrationError,
+  metricsOfCalls,
   perClassReport,
   reliabilityBins,
   rocAuc,
@@ -154,6 +155,23 @@ test('binaryMetrics null ppv without positive predictions', () => {
   assertClose(metrics.f1, 0);
   // Threshold 0: tn = fn = 0, so npv = 0/0.
   assert.equal(binaryMetrics(TEN_TRUE, TEN_PROB, 0, { seed: 1, bootstrapIterations: 50 }).npv, null);
+});
+
+test('metricsOfCalls uses the calls for rates and the probabilities for the AUC', () => {
+  const atHalf = binaryMetrics(TEN_TRUE, TEN_PROB, 0.5, { seed: 7, bootstrapIterations: 500 });
+  const sameCalls = Array.from(TEN_PROB, (probability) => (probability >= 0.5 ? 1 : 0));
+  const { threshold, ...rest } = atHalf;
+  assert.equal(threshold, 0.5);
+  assert.deepEqual(metricsOfCalls(TEN_TRUE, TEN_PROB, sameCalls, { seed: 7, bootstrapIterations: 500 }), rest);
+  // Calling every case malignant: tp = 4, fp = 6; the AUC and calibration do not change.
+  const allMalignant = metricsOfCalls(TEN_TRUE, TEN_PROB, new Array(10).fill(1), { seed: 7, bootstrapIterations: 500 });
+  assert.deepEqual(allMalignant.confusionMatrix, [[0, 6], [0, 4]]);
+  assertClose(allMalignant.sensitivity, 1);
+  assertClose(allMalignant.specificity, 0);
+  assertClose(allMalignant.auc, atHalf.auc);
+  assertClose(allMalignant.ece, atHalf.ece);
+  assert.throws(() => metricsOfCalls(TEN_TRUE, TEN_PROB, [1, 0], { seed: 1 }), /expected 10 calls of 0 or 1, received 2 values/);
+  assert.throws(() => metricsOfCalls(TEN_TRUE, TEN_PROB, new Array(10).fill(0.5), { seed: 1 }), /calls of 0 or 1/);
 });
 
 test('binaryMetrics one class throws', () => {

@@ -163,12 +163,17 @@ function ratio(numerator: number, denominator: number): number | null {
 export function confusionMatrix(yTrue: ArrayLike<number>, yProb: ArrayLike<number>, threshold: number): ConfusionMatrix {
   validateInputs(yTrue, yProb);
   validateThreshold(threshold);
+  return confusionMatrixOfCalls(yTrue, Array.from(yProb, (probability) => (probability >= threshold ? 1 : 0)));
+}
+
+/** Confusion matrix of given calls (1 = called malignant, 0 = called benign) against the labels. */
+function confusionMatrixOfCalls(yTrue: ArrayLike<number>, calls: ArrayLike<number>): ConfusionMatrix {
   let tn = 0;
   let fp = 0;
   let fn = 0;
   let tp = 0;
   for (let i = 0; i < yTrue.length; i++) {
-    const predictedMalignant = yProb[i] >= threshold;
+    const predictedMalignant = calls[i] === 1;
     if (yTrue[i] === 1) {
       if (predictedMalignant) tp++;
       else fn++;
@@ -464,9 +469,29 @@ export function binaryMetrics(
   threshold: number,
   options: BinaryMetricsOptions,
 ): BinaryMetrics {
+  validateInputs(yTrue, yProb);
+  validateThreshold(threshold);
+  const calls = Array.from(yProb, (probability) => (probability >= threshold ? 1 : 0));
+  return { ...metricsOfCalls(yTrue, yProb, calls, options), threshold };
+}
+
+/**
+ * Computes the headline metrics when each case was called with its own threshold, as in pooled
+ * cross-validation. The rates and the confusion matrix come from `calls` (1 = called malignant);
+ * the AUC, calibration and Brier score come from the probabilities. Throws DataError on bad input.
+ */
+export function metricsOfCalls(
+  yTrue: ArrayLike<number>,
+  yProb: ArrayLike<number>,
+  calls: ArrayLike<number>,
+  options: BinaryMetricsOptions,
+): Omit<BinaryMetrics, 'threshold'> {
   const counts = validateInputs(yTrue, yProb);
   requireBothClasses(counts, 'metrics');
-  const matrix = confusionMatrix(yTrue, yProb, threshold);
+  if (calls.length !== yTrue.length || Array.prototype.some.call(calls, (call: number) => call !== 0 && call !== 1)) {
+    throw new DataError(`metrics: expected ${yTrue.length} calls of 0 or 1, received ${calls.length} values`);
+  }
+  const matrix = confusionMatrixOfCalls(yTrue, calls);
   const [[tn, fp], [fn, tp]] = matrix;
   return {
     n: yTrue.length,
@@ -480,7 +505,6 @@ export function binaryMetrics(
     ppv: ratio(tp, tp + fp),
     npv: ratio(tn, tn + fn),
     f1: (2 * tp) / (2 * tp + fp + fn),
-    threshold,
     confusionMatrix: matrix,
     ece: expectedCalibrationError(yTrue, yProb, 10),
     brier: brierScore(yTrue, yProb),

@@ -20,7 +20,7 @@ function crossValidationInput(): CrossValidationReportInput {
     folds: [1, 2, 3].map((fold) => ({ fold, test: metrics })),
     mean: summary,
     sd: { auc: 0, sensitivity: 0, specificity: 0, ece: 0 },
-    pooled: { ...metrics, sensitivityAtFoldThresholds: metrics.sensitivity, specificityAtFoldThresholds: metrics.specificity },
+    pooled: metrics,
     pooledRoc: rocCurve(yTrue, yProb),
   };
 }

@@ -14,7 +14,7 @@ export interface CrossValidationReportInput {
   mean: { auc: number; sensitivity: number; specificity: number; ece: number };
   sd: { auc: number; sensitivity: number; specificity: number; ece: number };
   /** Out-of-fold metrics with sensitivity and specificity at each fold's own threshold. */
-  pooled: BinaryMetrics & { sensitivityAtFoldThresholds: number; specificityAtFoldThresholds: number };
+  pooled: Omit<BinaryMetrics, 'threshold'>;
   pooledRoc: RocCurve;
 }
 
@@ -47,8 +47,8 @@ export function renderCrossValidationReport(input: CrossValidationReportInput): 
       t('cv.pooled'),
       formatNumber(input.pooled.auc),
       `${formatNumber(input.pooled.aucCi95[0])}–${formatNumber(input.pooled.aucCi95[1])}`,
-      formatNumber(input.pooled.sensitivityAtFoldThresholds),
-      formatNumber(input.pooled.specificityAtFoldThresholds),
+      formatNumber(input.pooled.sensitivity),
+      formatNumber(input.pooled.specificity),
       formatNumber(input.pooled.ece),
       String(input.pooled.n),
     ),

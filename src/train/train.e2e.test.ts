@@ -228,6 +228,12 @@ describe('cross-validation run', () => {
     assert.ok(Math.abs(cv.mean.auc - mean) < 1e-12);
     assert.ok(cv.sd.auc >= 0);
     assert.equal(result.crossValidation?.folds.length, 3);
+    // Each image is called at its own fold's threshold, so the pooled matrix is the folds' sum.
+    const summed = [[0, 0], [0, 0]];
+    for (const fold of cv.folds) fold.test.confusionMatrix.forEach((row: number[], i: number) => row.forEach((count, j) => (summed[i][j] += count)));
+    assert.deepEqual(cv.pooled.confusionMatrix, summed);
+    assert.deepEqual(cv.pooled.foldThresholds, cv.folds.map((fold: { threshold: number }) => fold.threshold));
+    assert.equal(cv.pooled.threshold, undefined);
   });
 
   test('cv-report.html lists every fold', async () => {

@@ -8,7 +8,7 @@ import type { Label, SplitName, SplitSample } from '../data/sample.js';
 import { SPLIT_NAMES } from '../data/sample.js';
 import { writeSplitFile } from '../data/split.js';
 import { ConfigError, DataError } from '../errors.js';
-import { binaryMetrics, rocCurve, specificityAtSensitivity, thresholdForSensitivity } from '../evaluate/metrics.js';
+import { binaryMetrics, metricsOfCalls, rocCurve, specificityAtSensitivity, thresholdForSensitivity } from '../evaluate/metrics.js';
 import type { BinaryMetrics, RocCurve } from '../evaluate/metrics.js';
 import { renderCrossValidationReport } from '../report/cv-html.js';
 import { localize } from '../report/i18n.js';
@@ -339,20 +339,23 @@ export interface CrossValidationSummary {
   mean: { auc: number; sensitivity: number; specificity: number; ece: number };
   sd: { auc: number; sensitivity: number; specificity: number; ece: number };
   /**
-   * Metrics of all out-of-fold test predictions together, computed at threshold 0.5. The
-   * `...AtFoldThresholds` rates label each image with its own fold's threshold, so they are what
-   * the k models achieved at their validation-chosen thresholds.
+   * Metrics of all out-of-fold test predictions together. Each image is called with its own
+   * fold's validation-chosen threshold, so the rates and the confusion matrix are what the k
+   * models achieved at their operating points.
    */
-  pooled: BinaryMetrics & {
-    sensitivityAtFoldThresholds: number;
-    specificityAtFoldThresholds: number;
-    /**
-     * Specificity where the pooled out-of-fold ROC curve first reaches the target sensitivity.
-     * No threshold chosen in advance achieves it, so it is an upper bound of the operating point.
-     */
-    rocSpecificityAtTarget: number;
-  };
+  pooled: PooledMetrics;
 }
+
+/** Metrics of the pooled out-of-fold predictions of a cross-validation (see CrossValidationSummary). */
+export type PooledMetrics = Omit<BinaryMetrics, 'threshold'> & {
+  /** The thresholds the images were called with, one per fold in fold order. */
+  foldThresholds: number[];
+  /**
+   * Specificity where the pooled out-of-fold ROC curve first reaches the target sensitivity.
+   * No threshold chosen in advance achieves it, so it is an upper bound of the operating point.
+   */
+  rocSpecificityAtTarget: number;
+};
 
 /** Summarises the folds' test results; `roc` is the pooled out-of-fold ROC curve of the same rounds. */
 function summariseFolds(
@@ -362,9 +365,8 @@ function summariseFolds(
 ): CrossValidationSummary {
   const pick = (key: 'auc' | 'sensitivity' | 'specificity' | 'ece') => rounds.map((result) => result.test[key]);
   const cases = rounds.flatMap((result) => result.testCases);
-  const pooled = binaryMetrics(cases.map((result) => result.label), cases.map((result) => result.probability), 0.5, options);
-  const malignant = cases.filter((result) => result.label === 1);
-  const benign = cases.filter((result) => result.label === 0);
+  const calls = cases.map((result) => result.predicted);
+  const pooled = metricsOfCalls(cases.map((result) => result.label), cases.map((result) => result.probability), calls, options);
   return {
     folds: rounds.map((result, index) => ({ fold: index + 1, test: result.test, threshold: result.manifest.threshold })),
     mean: { auc: mean(pick('auc')), sensitivity: mean(pick('sensitivity')), specificity: mean(pick('specificity')), ece: mean(pick('ece')) },
@@ -376,8 +378,7 @@ function summariseFolds(
     },
     pooled: {
       ...pooled,
-      sensitivityAtFoldThresholds: malignant.filter((result) => result.predicted === 1).length / malignant.length,
-      specificityAtFoldThresholds: benign.filter((result) => result.predicted === 0).length / benign.length,
+      foldThresholds: rounds.map((result) => result.manifest.threshold),
       rocSpecificityAtTarget: specificityAtSensitivity(roc, options.targetSensitivity),
     },
   };
