@@ -30,6 +30,11 @@ export interface Preprocessing {
    * image and its mirror.
    */
   testTimeViews: 1 | 2 | 3 | 4 | 5 | 6;
+  /**
+   * Whether black padding bands are cut off before the views are built (see trimPadding).
+   * Bundles written before busight recorded this field were trained without it.
+   */
+  trimPadding?: boolean;
 }
 
 /** Contents of `bundle.json`, the manifest of a model bundle folder. */
@@ -226,6 +231,8 @@ function checkManifestValues(manifest: BundleManifest, manifestFile: string): vo
   if (!Number.isInteger(testTimeViews) || testTimeViews < 1 || testTimeViews > FIXED_VIEW_COUNT) {
     throw invalid('preprocessing.testTimeViews', testTimeViews, `an integer from 1 to ${FIXED_VIEW_COUNT}`);
   }
+  const { trimPadding } = manifest.preprocessing;
+  if (trimPadding !== undefined && typeof trimPadding !== 'boolean') throw invalid('preprocessing.trimPadding', trimPadding, 'true or false');
   const expectedSize = BACKBONE_SPECS[manifest.backbone.name].inputSize;
   if (inputSize !== expectedSize) throw invalid('preprocessing.inputSize', inputSize, `${expectedSize} for ${manifest.backbone.name}`);
   for (const file of [...manifest.backbone.files.map((entry) => entry.path), manifest.head?.file]) {

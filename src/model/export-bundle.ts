@@ -6,6 +6,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 
+import { MIN_PADDING_BAND, PADDING_LEVEL, PADDING_TOLERANCE } from '../data/padding.js';
 import { ConfigError, ModelError } from '../errors.js';
 import { sha256, sha256File, writeFileAtomic } from '../util/atomic.js';
 import { BUSIGHT_VERSION } from '../version.js';
@@ -36,7 +37,8 @@ export interface ExportView {
 export interface ExportContract {
   format: 'busight-onnx-export';
   /** 2 added the rotated views and `rotationDeg`. */
-  formatVersion: 2;
+  /** Version 3 added `preprocessing.padding`. */
+  formatVersion: 3;
   /** busight version that wrote the export. */
   busightVersion: string;
   createdAt: string;
@@ -63,6 +65,8 @@ export interface ExportContract {
   };
   preprocessing: {
     decode: string;
+    /** How black padding bands are cut off after decoding, or that they are not. */
+    padding: string;
     inputSize: number;
     resize: string;
     resampling: string;
@@ -163,7 +167,7 @@ export async function exportBundle(bundleDir: string, onnxFile: string): Promise
 
   const contract: ExportContract = {
     format: 'busight-onnx-export',
-    formatVersion: 2,
+    formatVersion: 3,
     busightVersion: BUSIGHT_VERSION,
     createdAt: new Date().toISOString(),
     model: {
@@ -176,7 +180,7 @@ export async function exportBundle(bundleDir: string, onnxFile: string): Promise
       targetSensitivity: manifest.targetSensitivity,
     },
     onnx: onnxSection(path.basename(onnxFile), model, spec.inputSize),
-    preprocessing: preprocessingSection(spec.inputSize),
+    preprocessing: preprocessingSection(spec.inputSize, manifest.preprocessing.trimPadding === true),
     views: fixedViewList(spec.inputSize).slice(0, testTimeViews),
     head: {
       featureDim: bundle.head.featureDim,
@@ -228,12 +232,20 @@ function onnxSection(file: string, model: Uint8Array, size: number): ExportContr
   };
 }
 
-function preprocessingSection(size: number): ExportContract['preprocessing'] {
+function preprocessingSection(size: number, trim: boolean): ExportContract['preprocessing'] {
   return {
     decode:
       'Decode to 8-bit RGB: grey images replicated to three channels, alpha dropped, EXIF orientation applied. ' +
       '16-bit PNG and TIFF samples keep their high byte (v >> 8, as libvips casts them). DICOM samples are mapped to 0-255 ' +
       "by the file's window centre and width, or without a window by the first frame's minimum and maximum.",
+    padding: trim
+      ? `After decoding, cut off black padding bands. A pixel is bright when any channel exceeds ${PADDING_LEVEL}. ` +
+        `A column is padding when at most ${PADDING_TOLERANCE} of its pixels (count <= ${PADDING_TOLERANCE} * height) are bright. ` +
+        'Drop the run of padding columns at the left edge when it is at least ' +
+        `${MIN_PADDING_BAND} of the width (run length >= ${MIN_PADDING_BAND} * width), and likewise at the right edge. ` +
+        'Then do the same for rows, counting only the kept columns. When every column or every row is padding, keep the image whole. ' +
+        'W and H below are the size after this step.'
+      : 'None: this bundle was trained without trimming padding.',
     inputSize: size,
     resize: `Each view is resized to ${size} x ${size} without keeping the aspect ratio, then rounded to uint8.`,
     resampling:
@@ -242,7 +254,7 @@ function preprocessingSection(size: number): ExportContract['preprocessing'] {
       `and 'rotated_mirrored' views are sampled bilinearly without prefiltering. For output pixel (x, y), let dx = x + 0.5 - ${size / 2}, ` +
       `dy = y + 0.5 - ${size / 2} and a = rotationDeg * pi / 180. Then u = cos(a) dx - sin(a) dy + ${size / 2} and ` +
       `v = sin(a) dx + cos(a) dy + ${size / 2}, with u replaced by ${size} - u when mirrored. With the scale factors ` +
-      `kx = (width * W) / ${size} and ky = (height * H) / ${size} computed first, where W, H are the decoded image size, the pixel ` +
+      `kx = (width * W) / ${size} and ky = (height * H) / ${size} computed first, where W, H are the image size after the padding step, the pixel ` +
       'reads source position sx = left * W + u * kx - 0.5 and sy = top * H + v * ky - 0.5 in float64 in this order, because many ' +
       'positions fall exactly halfway between two values and another order rounds some of them the other way. ' +
       'Neighbours outside the image count as black, and each value is rounded half up to uint8. ' +

@@ -15,6 +15,7 @@ import * as ort from 'onnxruntime-node';
 
 import { makeTempDir } from '../data/fixtures.js';
 import { loadSampleImage, type RgbImage } from '../data/image.js';
+import { findContentBox, type PixelBox } from '../data/padding.js';
 import { ConfigError, ModelError } from '../errors.js';
 import { featureStatistics } from '../train/train-head.js';
 import { sha256, sha256File } from '../util/atomic.js';
@@ -119,7 +120,7 @@ async function writeTestBundle(name: string, backboneName: BackboneName, backbon
     backboneName,
     backboneFiles,
     head: bundleHead,
-    preprocessing: { inputSize: INPUT_SIZE, resize: 'fill', channels: 'rgb', testTimeViews: FIXED_VIEW_COUNT },
+    preprocessing: { inputSize: INPUT_SIZE, resize: 'fill', channels: 'rgb', testTimeViews: FIXED_VIEW_COUNT, trimPadding: true },
     threshold: 0.4,
     targetSensitivity: 0.9,
     training: { note: 'export test bundle' },
@@ -302,6 +303,42 @@ describe('export contract', () => {
     // The contract describes views 1 and 3 as the mirrors of views 0 and 2.
     assert.deepEqual(views[1].data, mirrorRgb(views[0]).data);
     assert.deepEqual(views[3].data, mirrorRgb(views[2]).data);
+  });
+
+  test('contract padding rule finds the same box as trimPadding', () => {
+    // A trimmer written from the contract's padding text alone, with the numbers read from it.
+    const text = contract.preprocessing.padding;
+    const level = Number(/any channel exceeds (\d+)/.exec(text)?.[1]);
+    const tolerance = Number(/at most ([\d.]+) of its pixels/.exec(text)?.[1]);
+    const band = Number(/at least ([\d.]+) of the width/.exec(text)?.[1]);
+    assert.ok(level >= 0 && tolerance > 0 && band > 0, `numbers not found in: ${text}`);
+    const source = checkImages[1];
+    // Pad the image with black bands of 40% left and 15% bottom, plus sparse bright noise.
+    const width = Math.round(source.width * 1.4);
+    const height = Math.round(source.height * 1.15);
+    const padded: RgbImage = { data: new Uint8Array(width * height * 3), width, height };
+    const left = width - source.width;
+    for (let y = 0; y < source.height; y++) padded.data.set(source.data.subarray(y * source.width * 3, (y + 1) * source.width * 3), (y * width + left) * 3);
+    for (let i = 0; i < 20; i++) padded.data[(((i * 7919) % height) * width + (i * 104729) % left) * 3] = 255;
+    const bright = (x: number, y: number) => padded.data.subarray((y * width + x) * 3, (y * width + x) * 3 + 3).some((value) => value > level);
+    const keep = (count: number, isPadding: (index: number) => boolean): [number, number] => {
+      let start = 0;
+      while (start < count && isPadding(start)) start++;
+      if (start === count) return [0, count];
+      let end = count;
+      while (end > start && isPadding(end - 1)) end--;
+      return [start >= band * count ? start : 0, count - end >= band * count ? end : count];
+    };
+    const countBright = (from: number, to: number, at: (index: number) => boolean) => {
+      let count = 0;
+      for (let index = from; index < to; index++) if (at(index)) count++;
+      return count;
+    };
+    const [x0, x1] = keep(width, (x) => countBright(0, height, (y) => bright(x, y)) <= tolerance * height);
+    const [y0, y1] = keep(height, (y) => countBright(x0, x1, (x) => bright(x, y)) <= tolerance * (x1 - x0));
+    const expected: PixelBox = { left: x0, top: y0, width: x1 - x0, height: y1 - y0 };
+    assert.deepEqual(findContentBox(padded), expected);
+    assert.deepEqual(expected, { left, top: 0, width: source.width, height: source.height });
   });
 
   test('contract sampling formula rebuilds views', async () => {

@@ -96,6 +96,27 @@ describe('predictor heat map', () => {
     }
   });
 
+  test('a black band beside the image changes neither probability nor map', async () => {
+    const image = await loadBusiImage(IMAGE_IDS[0]);
+    // The same image with a black band as wide as itself on its left, as a screen capture has.
+    const padded: RgbImage = { data: new Uint8Array(image.width * 2 * image.height * 3), width: image.width * 2, height: image.height };
+    for (let y = 0; y < image.height; y++) {
+      padded.data.set(image.data.subarray(y * image.width * 3, (y + 1) * image.width * 3), (y * padded.width + image.width) * 3);
+    }
+    const [plain, banded] = await predictor.predictBatch([image, padded], { heatmap: true });
+    assert.equal(banded.probability, plain.probability);
+    const plainMap = heatmapOf(plain);
+    const bandedMap = heatmapOf(banded);
+    // The map spans the padded image: the band's cells are 0, the image's cells are the plain map.
+    assert.deepEqual([bandedMap.height, bandedMap.width], [plainMap.height, plainMap.width * 2]);
+    for (let y = 0; y < plainMap.height; y++) {
+      for (let x = 0; x < plainMap.width; x++) {
+        assert.equal(bandedMap.map[y * bandedMap.width + x], 0);
+        assert.equal(bandedMap.map[y * bandedMap.width + plainMap.width + x], plainMap.map[y * plainMap.width + x]);
+      }
+    }
+  });
+
   test('no heat map unless requested', async () => {
     const prediction = await predictor.predict(await loadBusiImage(IMAGE_IDS[0]));
     assert.equal(prediction.heatmap, undefined);

@@ -1,4 +1,6 @@
 import type { RgbImage } from '../data/image.js';
+import type { PixelBox } from '../data/padding.js';
+import { trimPadding } from '../data/padding.js';
 import type { Label } from '../data/sample.js';
 import { ModelError } from '../errors.js';
 import type { Logger } from '../util/log.js';
@@ -76,16 +78,21 @@ class BundlePredictor implements Predictor {
       return predictions;
     }
 
-    const { inputSize, testTimeViews } = this.manifest.preprocessing;
+    const { inputSize, testTimeViews, trimPadding: trim } = this.manifest.preprocessing;
     const dim = this.backbone.featureDim;
 
     // Build the test-time views (the same fixed views as in training): image-major, views consecutive.
     const views: RgbImage[] = [];
-    for (const image of images) views.push(...(await fixedViews(image, inputSize, testTimeViews)));
+    const boxes: PixelBox[] = [];
+    for (const image of images) {
+      const trimmed = trim ? trimPadding(image) : { image, box: { left: 0, top: 0, width: image.width, height: image.height } };
+      boxes.push(trimmed.box);
+      views.push(...(await fixedViews(trimmed.image, inputSize, testTimeViews)));
+    }
 
     // Run the backbone, then the head on each view; average the logits over views.
     const batch = await this.backbone.extract(views, { maps: options.heatmap === true });
-    return images.map((_, index) => {
+    return images.map((image, index) => {
       let logitSum = 0;
       for (let view = 0; view < testTimeViews; view++) {
         const row = index * testTimeViews + view;
@@ -101,7 +108,7 @@ class BundlePredictor implements Predictor {
         // NOTE: for a linear head the map sums, before its ReLU, to the mean view logit minus the
         // head's bias. When the bias alone reaches the threshold, a malignant call can have no
         // position above 0 and get an all-zero map. The web app then shows a message instead.
-        const heatmap = logitHeatmap(this.bundle.head, batch, index * testTimeViews, testTimeViews);
+        const heatmap = placeHeatmap(logitHeatmap(this.bundle.head, batch, index * testTimeViews, testTimeViews), boxes[index], image);
         prediction.heatmap = heatmap.values;
         prediction.heatmapWidth = heatmap.width;
         prediction.heatmapHeight = heatmap.height;
@@ -113,4 +120,32 @@ class BundlePredictor implements Predictor {
   async dispose(): Promise<void> {
     await this.backbone.dispose();
   }
+}
+
+/** A heat map grid float32 [height, width], row-major. */
+interface HeatmapGrid {
+  values: Float32Array;
+  width: number;
+  height: number;
+}
+
+/**
+ * Places a heat map computed on the part `box` of an image into the whole image's coordinates.
+ * The result has cells of about the same size as the input's, each holding the value of the input
+ * cell under its centre, and 0 outside the box. A box that is the whole image returns `grid`.
+ */
+export function placeHeatmap(grid: HeatmapGrid, box: PixelBox, image: { width: number; height: number }): HeatmapGrid {
+  if (box.left === 0 && box.top === 0 && box.width === image.width && box.height === image.height) return grid;
+  const width = Math.max(grid.width, Math.round((grid.width * image.width) / box.width));
+  const height = Math.max(grid.height, Math.round((grid.height * image.height) / box.height));
+  const values = new Float32Array(width * height);
+  for (let gy = 0; gy < height; gy++) {
+    const cellY = Math.floor((((gy + 0.5) * image.height) / height - box.top) * (grid.height / box.height));
+    if (cellY < 0 || cellY >= grid.height) continue;
+    for (let gx = 0; gx < width; gx++) {
+      const cellX = Math.floor((((gx + 0.5) * image.width) / width - box.left) * (grid.width / box.width));
+      if (cellX >= 0 && cellX < grid.width) values[gy * width + gx] = grid.values[cellY * grid.width + cellX];
+    }
+  }
+  return { values, width, height };
 }

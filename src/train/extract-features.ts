@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 
 import { applyAugmentation, sampleAugmentation } from '../data/augment.js';
+import { trimPadding } from '../data/padding.js';
 import type { RgbImage } from '../data/image.js';
 import { decodeImageBytes, isSkippableImageError, readSampleBytes } from '../data/image.js';
 import { checkAssessable } from '../data/image-content.js';
@@ -20,9 +21,10 @@ import type { FeatureSet } from './feature-set.js';
  * not reused. Version 2: MobileNetV2 rows gained the pooled expansion features of blocks 12 and 14.
  * Version 3: views 2 and 3 became the fixed zoomed views. Version 4: MobileNetV2 runs with float32
  * activations and its rows gained the expansions of blocks 13, 15 and 16. Version 5: views 4 and 5
- * became the fixed rotated views. Version 6: features are root pooled (see rootPool).
+ * became the fixed rotated views. Version 6: features are root pooled (see rootPool). Version 7:
+ * black padding bands are trimmed before the views are built (see trimPadding).
  */
-const VIEW_RECIPE_VERSION = 6;
+const VIEW_RECIPE_VERSION = 7;
 
 export interface ExtractOptions {
   /**
@@ -139,11 +141,15 @@ export async function extractFeatures(
   };
 }
 
-/** Builds the views of one decoded image (RGB uint8 HWC, any size); each view is RGB uint8 HWC size x size. */
-async function buildViews(image: RgbImage, size: number, options: ExtractOptions, key: string): Promise<RgbImage[]> {
+/**
+ * Builds the views of one decoded image (RGB uint8 HWC, any size) after trimming its black padding
+ * bands (see trimPadding); each view is RGB uint8 HWC size x size.
+ */
+async function buildViews(decoded: RgbImage, size: number, options: ExtractOptions, key: string): Promise<RgbImage[]> {
   if (options.views > FIXED_VIEW_COUNT && !options.augment) {
     throw new RangeError(`extractFeatures: ${options.views} views need augment: true (only ${FIXED_VIEW_COUNT} fixed views exist)`);
   }
+  const { image } = trimPadding(decoded);
   const views = await fixedViews(image, size, Math.min(options.views, FIXED_VIEW_COUNT));
   const rng = new Rng((options.seed ^ parseInt(key.slice(0, 8), 16)) >>> 0);
   for (let view = FIXED_VIEW_COUNT; view < options.views; view++) {

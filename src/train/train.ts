@@ -273,7 +273,7 @@ async function trainRoundInto(staging: string, samples: SplitSample[], options: 
     backboneName: options.backbone,
     backboneFiles: backbone.files,
     head,
-    preprocessing: { inputSize: backbone.inputSize, resize: 'fill', channels: 'rgb', testTimeViews: EVAL_VIEWS },
+    preprocessing: { inputSize: backbone.inputSize, resize: 'fill', channels: 'rgb', testTimeViews: EVAL_VIEWS, trimPadding: true },
     threshold,
     targetSensitivity: options.targetSensitivity,
     training: {
