@@ -137,7 +137,7 @@ describe('busight predict', () => {
     assert.equal(csvRun.code, 0, describeRun(csvRun));
 
     const records = parse(csvRun.stdout, { columns: true }) as Record<string, string>[];
-    assert.deepEqual(Object.keys(records[0]), ['path', 'probability', 'label', 'threshold', 'error']);
+    assert.deepEqual(Object.keys(records[0]), ['path', 'probability', 'label', 'threshold', 'error', 'content_box']);
     assert.deepEqual(records.map((record) => record.path).sort(), await expectedImages());
     assert.ok(!records.some((record) => record.path.endsWith(path.basename(MASK_ID))), 'mask file was predicted');
     // The CSV rounds probability and threshold to 6 decimals, so labels are compared with the JSON output below.
@@ -168,6 +168,18 @@ describe('busight predict', () => {
     );
   });
 
+  test('black padding is cut off and reported', async () => {
+    const original = path.join(BUSI_DIR, 'malignant', 'malignant (5).png');
+    const padded = path.join(root, 'padded.png');
+    await sharp(original).extend({ left: 256, top: 40, bottom: 0, right: 0, background: '#000000' }).png().toFile(padded);
+    const result = await runCli(['predict', '--model', modelDir, original, padded]);
+    assert.equal(result.code, 0, describeRun(result));
+    const [plain, cut] = parse(result.stdout, { columns: true }) as Record<string, string>[];
+    assert.equal(plain.content_box, '');
+    assert.equal(cut.content_box, '256x256+256+40');
+    assert.equal(cut.probability, plain.probability);
+  });
+
   test('heatmaps option writes overlays', async () => {
     const heatmapDir = path.join(root, 'heatmaps');
     const first = path.join(data, 'benign', 'benign (2).png');
@@ -176,7 +188,7 @@ describe('busight predict', () => {
     assert.equal(result.code, 0, describeRun(result));
 
     const records = parse(result.stdout, { columns: true }) as Record<string, string>[];
-    assert.deepEqual(Object.keys(records[0]), ['path', 'probability', 'label', 'threshold', 'error', 'heatmap']);
+    assert.deepEqual(Object.keys(records[0]), ['path', 'probability', 'label', 'threshold', 'error', 'content_box', 'heatmap']);
     assert.deepEqual(
       records.map((record) => record.heatmap),
       [path.join(heatmapDir, '0001-benign (2).png'), path.join(heatmapDir, '0002-malignant (5).png')],

@@ -158,8 +158,15 @@ program
       if (options.format === 'json') {
         process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
       } else {
-        const header = ['path', 'probability', 'label', 'threshold', 'error'];
-        const records = rows.map((row) => [row.path, row.probability === null ? '' : row.probability.toFixed(6), row.label ?? '', row.threshold.toFixed(6), row.error ?? '']);
+        const header = ['path', 'probability', 'label', 'threshold', 'error', 'content_box'];
+        const records = rows.map((row) => [
+          row.path,
+          row.probability === null ? '' : row.probability.toFixed(6),
+          row.label ?? '',
+          row.threshold.toFixed(6),
+          row.error ?? '',
+          row.contentBox ? `${row.contentBox.width}x${row.contentBox.height}+${row.contentBox.left}+${row.contentBox.top}` : '',
+        ]);
         if (options.heatmaps !== undefined) {
           header.push('heatmap');
           rows.forEach((row, index) => records[index].push(row.heatmap ?? ''));

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import type { RgbImage } from './image.js';
-import { findContentBox, MIN_PADDING_BAND, PADDING_LEVEL, trimPadding } from './padding.js';
+import { BOTTOM_PADDING_RULE, EDGE_PADDING_RULE, findContentBox, MIN_PADDING_BAND, trimPadding } from './padding.js';
 
 /** A speckled grey image (values 30-229), like ultrasound tissue, RGB uint8 HWC. */
 function tissue(width: number, height: number, seed = 1): RgbImage {
@@ -45,15 +45,39 @@ test('bands narrower than MIN_PADDING_BAND stay', () => {
   assert.deepEqual(findContentBox(padded), { left: 0, top: 0, width: 200 - wide, height: 100 });
 });
 
-test('dark tissue and bands with text are not padding', () => {
+/** Sets every pixel of rows [top, bottom) and columns [left, right) to `value`, or to value(x, y). */
+function paint(image: RgbImage, left: number, top: number, right: number, bottom: number, value: number | ((x: number, y: number) => number)): void {
+  for (let y = top; y < bottom; y++) {
+    for (let x = left; x < right; x++) {
+      const level = typeof value === 'number' ? value : value(x, y);
+      image.data.fill(level, (y * image.width + x) * 3, (y * image.width + x) * 3 + 3);
+    }
+  }
+}
+
+test('dark deep tissue at the bottom is not padding', () => {
   const image = tissue(100, 100);
-  // The bottom 40 rows are dark but speckled above PADDING_LEVEL, as deep tissue is.
-  for (let i = 60 * 100; i < 100 * 100; i++) image.data.fill(PADDING_LEVEL + 1 + (i % 10), i * 3, i * 3 + 3);
+  // The bottom 40 rows are dark but speckled above the bottom rule's level, as deep tissue is.
+  paint(image, 0, 60, 100, 100, (x, y) => BOTTOM_PADDING_RULE.level + 1 + ((x + y) % 10));
   assert.deepEqual(findContentBox(image), { left: 0, top: 0, width: 100, height: 100 });
-  // A left band of 30 columns with 3% of its pixels bright, as burned-in text makes it.
-  const withText = onBlack(tissue(70, 100), 100, 100, 30, 0);
-  for (let y = 0; y < 100; y += 33) for (let x = 0; x < 30; x++) withText.data[(y * 100 + x) * 3] = 255;
-  assert.deepEqual(findContentBox(withText), { left: 0, top: 0, width: 100, height: 100 });
+  // The same rows in pure black are cut.
+  paint(image, 0, 60, 100, 100, 0);
+  assert.deepEqual(findContentBox(image), { left: 0, top: 0, width: 100, height: 60 });
+});
+
+test('video black, noise and captions in the bars are padding', () => {
+  // Left bar at video black level 16 with noise up to 8 above it, top bar with a caption line.
+  const image = onBlack(tissue(200, 240), 300, 300, 100, 60);
+  paint(image, 0, 0, 100, 300, (x, y) => 16 + ((x * 7 + y * 13) % 9));
+  assert.ok(16 + 8 <= EDGE_PADDING_RULE.level, 'the noisy bar stays at or below the edge level');
+  // Caption: 8 rows of dense text, within the 3% gap that the top edge steps over.
+  paint(image, 120, 20, 280, 28, (x) => (x % 3 === 0 ? 255 : 0));
+  assert.deepEqual(findContentBox(image), { left: 100, top: 60, width: 200, height: 240 });
+  // A caption touching the tissue ends the band there, and a bar with 6% bright pixels is kept.
+  const touching = onBlack(tissue(200, 240), 300, 300, 100, 60);
+  paint(touching, 120, 50, 280, 60, (x) => (x % 3 === 0 ? 255 : 0));
+  paint(touching, 0, 0, 100, 300, (x, y) => (y % 16 === 0 ? 255 : 0));
+  assert.deepEqual(findContentBox(touching), { left: 0, top: 50, width: 300, height: 250 });
 });
 
 test('findContentBox is mirror symmetric and keeps an all-black image whole', () => {

@@ -1,12 +1,28 @@
 import type { RgbImage } from './image.js';
 
-/** A pixel is padding black when its brightest channel is at most this level (0-255). */
-export const PADDING_LEVEL = 4;
+/** How the padding lines at one edge of an image are recognised. */
+export interface PaddingRule {
+  /** A pixel is bright when any channel exceeds this level (0-255). */
+  level: number;
+  /** A line is padding when at most this fraction of its pixels is bright. */
+  tolerance: number;
+  /**
+   * Longest run of non-padding lines, as a fraction of the lines, that a band may contain when
+   * padding lines follow it (a caption printed in a black bar); 0 allows none.
+   */
+  maxGap: number;
+}
 
-/** A row or column still counts as padding when at most this fraction of its pixels is brighter. */
-export const PADDING_TOLERANCE = 0.01;
+/**
+ * Rule of the left, right and top edges. Video capture puts black at level 16 or so, bars carry
+ * text, while tissue columns and the top rows hold the bright tissue under the skin.
+ */
+export const EDGE_PADDING_RULE: Readonly<PaddingRule> = Object.freeze({ level: 24, tolerance: 0.05, maxGap: 0.03 });
 
-/** A padding band is trimmed only when it is at least this fraction of the image side. */
+/** Rule of the bottom edge: deep tissue can be nearly black, so only pure black counts, without gaps. */
+export const BOTTOM_PADDING_RULE: Readonly<PaddingRule> = Object.freeze({ level: 4, tolerance: 0.01, maxGap: 0 });
+
+/** A padding band is cut off only when it is at least this fraction of the image side. */
 export const MIN_PADDING_BAND = 0.1;
 
 /** A rectangle in pixel coordinates of an image. */
@@ -18,29 +34,44 @@ export interface PixelBox {
 }
 
 /**
- * Finds the part of an image (RGB uint8 HWC) left after trimming black padding bands, such as
- * the letterbox bars of a screen capture. Dark deep tissue mostly keeps speckle above
- * PADDING_LEVEL; in BUSI its darkest bands span at most 6% of the height, below MIN_PADDING_BAND,
- * so no BUSI image is trimmed. A band on one side is trimmed when at least MIN_PADDING_BAND
- * of the side wide and at most PADDING_TOLERANCE of each of its rows or columns is brighter than
- * PADDING_LEVEL. Columns are found first, then rows within the kept columns. The rule is
- * symmetric, so a mirrored image gives the mirrored box. An all-black image keeps its full box.
+ * Finds the part of an image (RGB uint8 HWC) left after cutting off black padding bands, such as
+ * the bars of a screen capture. Columns come first: the left and right bands by
+ * EDGE_PADDING_RULE. Then rows, counting only the kept columns: the top band by
+ * EDGE_PADDING_RULE and the bottom band by BOTTOM_PADDING_RULE. A band is cut when it reaches
+ * MIN_PADDING_BAND of the side. In BUSI, one image loses a black bar at its right edge (28 of 256
+ * columns) and no other image is trimmed. The rule treats left and right alike, so a mirrored
+ * image gives the mirrored box. An image that is padding throughout keeps its full box.
  */
 export function findContentBox(image: RgbImage): PixelBox {
   const { width, height } = image;
-  const bright = brightMask(image);
+  const brightest = brightestChannel(image);
+  const edge = EDGE_PADDING_RULE;
+  const bottomRule = BOTTOM_PADDING_RULE;
+
   const columnCounts = new Uint32Array(width);
   for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) columnCounts[x] += bright[y * width + x];
+    for (let x = 0; x < width; x++) if (brightest[y * width + x] > edge.level) columnCounts[x]++;
   }
-  const [left, right] = keptRange(columnCounts, height);
-  const rowCounts = new Uint32Array(height);
+  const columnIsPadding = (x: number) => columnCounts[x] <= edge.tolerance * height;
+  const [left, right] = keptRange(width, columnIsPadding, columnIsPadding, edge, edge);
+
+  const keptWidth = right - left;
+  const topCounts = new Uint32Array(height);
+  const bottomCounts = new Uint32Array(height);
   for (let y = 0; y < height; y++) {
-    let count = 0;
-    for (let x = left; x < right; x++) count += bright[y * width + x];
-    rowCounts[y] = count;
+    for (let x = left; x < right; x++) {
+      const value = brightest[y * width + x];
+      if (value > edge.level) topCounts[y]++;
+      if (value > bottomRule.level) bottomCounts[y]++;
+    }
   }
-  const [top, bottom] = keptRange(rowCounts, right - left);
+  const [top, bottom] = keptRange(
+    height,
+    (y) => topCounts[y] <= edge.tolerance * keptWidth,
+    (y) => bottomCounts[y] <= bottomRule.tolerance * keptWidth,
+    edge,
+    bottomRule,
+  );
   return { left, top, width: right - left, height: bottom - top };
 }
 
@@ -50,7 +81,7 @@ export function findContentBox(image: RgbImage): PixelBox {
  */
 export function trimPadding(image: RgbImage): { image: RgbImage; box: PixelBox } {
   const box = findContentBox(image);
-  if (box.width === image.width && box.height === image.height) return { image, box };
+  if (isWholeBox(box, image)) return { image, box };
   const data = new Uint8Array(box.width * box.height * 3);
   for (let y = 0; y < box.height; y++) {
     const from = ((box.top + y) * image.width + box.left) * 3;
@@ -59,28 +90,59 @@ export function trimPadding(image: RgbImage): { image: RgbImage; box: PixelBox }
   return { image: { data, width: box.width, height: box.height }, box };
 }
 
-/** Returns 1 for each pixel brighter than PADDING_LEVEL in any channel, else 0, as uint8 [height * width]. */
-function brightMask(image: RgbImage): Uint8Array {
-  const mask = new Uint8Array(image.width * image.height);
+/** Returns whether `box` covers the whole of an image of the given size. */
+export function isWholeBox(box: PixelBox, size: { width: number; height: number }): boolean {
+  return box.left === 0 && box.top === 0 && box.width === size.width && box.height === size.height;
+}
+
+/** Returns each pixel's brightest channel, uint8 [height * width]. */
+function brightestChannel(image: RgbImage): Uint8Array {
+  const out = new Uint8Array(image.width * image.height);
   const { data } = image;
-  for (let i = 0; i < mask.length; i++) {
-    mask[i] = data[i * 3] > PADDING_LEVEL || data[i * 3 + 1] > PADDING_LEVEL || data[i * 3 + 2] > PADDING_LEVEL ? 1 : 0;
-  }
-  return mask;
+  for (let i = 0; i < out.length; i++) out[i] = Math.max(data[i * 3], data[i * 3 + 1], data[i * 3 + 2]);
+  return out;
 }
 
 /**
- * Returns [start, end) of the lines to keep, given each line's count of bright pixels out of
- * `lineLength`. A side's padding band is dropped when it reaches MIN_PADDING_BAND of the lines.
+ * Returns [start, end) of the `lines` to keep, given which lines count as padding from the start
+ * edge and from the end edge, and each edge's rule. When both bands together would cover every
+ * line, nothing is cut.
  */
-function keptRange(counts: Uint32Array, lineLength: number): [number, number] {
-  const lines = counts.length;
-  const isPadding = (index: number) => counts[index] <= PADDING_TOLERANCE * lineLength;
-  let start = 0;
-  while (start < lines && isPadding(start)) start++;
-  if (start === lines) return [0, lines];
-  let end = lines;
-  while (end > start && isPadding(end - 1)) end--;
+function keptRange(
+  lines: number,
+  paddingFromStart: (index: number) => boolean,
+  paddingFromEnd: (index: number) => boolean,
+  startRule: Readonly<PaddingRule>,
+  endRule: Readonly<PaddingRule>,
+): [number, number] {
   const minimum = MIN_PADDING_BAND * lines;
-  return [start >= minimum ? start : 0, lines - end >= minimum ? end : lines];
+  const startBand = bandLength(lines, (step) => paddingFromStart(step), startRule);
+  const endBand = bandLength(lines, (step) => paddingFromEnd(lines - 1 - step), endRule);
+  const start = startBand >= minimum ? startBand : 0;
+  const end = endBand >= minimum ? lines - endBand : lines;
+  return end > start ? [start, end] : [0, lines];
+}
+
+/**
+ * Returns how many lines from an edge belong to its padding band: the lines up to the last
+ * padding line that is reached, stepping over runs of non-padding lines no longer than
+ * rule.maxGap of the lines. `isPadding(step)` is true when the line `step` lines in from the
+ * edge is padding.
+ */
+function bandLength(lines: number, isPadding: (step: number) => boolean, rule: Readonly<PaddingRule>): number {
+  const maxGap = Math.floor(rule.maxGap * lines);
+  let band = 0;
+  let step = 0;
+  while (step < lines) {
+    if (isPadding(step)) {
+      step++;
+      band = step;
+      continue;
+    }
+    let runEnd = step;
+    while (runEnd < lines && !isPadding(runEnd)) runEnd++;
+    if (runEnd - step > maxGap || runEnd === lines) break;
+    step = runEnd;
+  }
+  return band;
 }

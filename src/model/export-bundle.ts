@@ -6,7 +6,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 
-import { MIN_PADDING_BAND, PADDING_LEVEL, PADDING_TOLERANCE } from '../data/padding.js';
+import { BOTTOM_PADDING_RULE, EDGE_PADDING_RULE, MIN_PADDING_BAND, type PaddingRule } from '../data/padding.js';
 import { ConfigError, ModelError } from '../errors.js';
 import { sha256, sha256File, writeFileAtomic } from '../util/atomic.js';
 import { BUSIGHT_VERSION } from '../version.js';
@@ -65,8 +65,16 @@ export interface ExportContract {
   };
   preprocessing: {
     decode: string;
-    /** How black padding bands are cut off after decoding, or that they are not. */
-    padding: string;
+    /** How black padding bands are cut off after decoding; null when the bundle was trained without it. */
+    padding: {
+      description: string;
+      /** Rule of the left, right and top edges. */
+      edgeRule: PaddingRule;
+      /** Rule of the bottom edge. */
+      bottomRule: PaddingRule;
+      /** Smallest band that is cut, as a fraction of the side. */
+      minBand: number;
+    } | null;
     inputSize: number;
     resize: string;
     resampling: string;
@@ -238,14 +246,7 @@ function preprocessingSection(size: number, trim: boolean): ExportContract['prep
       'Decode to 8-bit RGB: grey images replicated to three channels, alpha dropped, EXIF orientation applied. ' +
       '16-bit PNG and TIFF samples keep their high byte (v >> 8, as libvips casts them). DICOM samples are mapped to 0-255 ' +
       "by the file's window centre and width, or without a window by the first frame's minimum and maximum.",
-    padding: trim
-      ? `After decoding, cut off black padding bands. A pixel is bright when any channel exceeds ${PADDING_LEVEL}. ` +
-        `A column is padding when at most ${PADDING_TOLERANCE} of its pixels (count <= ${PADDING_TOLERANCE} * height) are bright. ` +
-        'Drop the run of padding columns at the left edge when it is at least ' +
-        `${MIN_PADDING_BAND} of the width (run length >= ${MIN_PADDING_BAND} * width), and likewise at the right edge. ` +
-        'Then do the same for rows, counting only the kept columns. When every column or every row is padding, keep the image whole. ' +
-        'W and H below are the size after this step.'
-      : 'None: this bundle was trained without trimming padding.',
+    padding: trim ? paddingSection() : null,
     inputSize: size,
     resize: `Each view is resized to ${size} x ${size} without keeping the aspect ratio, then rounded to uint8.`,
     resampling:
@@ -266,6 +267,27 @@ function preprocessingSection(size: number, trim: boolean): ExportContract['prep
     formula: 'input[v, c, y, x] = (pixel[y, x, c] / 255 - mean[c]) / std[c]',
     layout: 'NCHW',
     dtype: 'float32',
+  };
+}
+
+function paddingSection(): NonNullable<ExportContract['preprocessing']['padding']> {
+  const edge = EDGE_PADDING_RULE;
+  const bottom = BOTTOM_PADDING_RULE;
+  return {
+    description:
+      "After decoding, cut off black padding bands. Let m be a pixel's largest channel value. A line (column or row) is padding " +
+      'under a rule when the count of its pixels with m > rule.level is at most rule.tolerance times the number of pixels counted. ' +
+      'From an edge, step inward one line at a time: a padding line extends the band up to and including it; a run of non-padding ' +
+      'lines no longer than floor(rule.maxGap * lines) is stepped over when a padding line follows it; a longer run, or one that ' +
+      'reaches the far edge, ends the band. Columns first, with edgeRule from the left and from the right, counting all rows. ' +
+      'Then rows, counting only the pixels of the kept columns: edgeRule from the top, bottomRule from the bottom. An edge cuts its ' +
+      'band only when the band length is at least minBand times the number of lines on that axis. If the cut bands would leave no ' +
+      `line on an axis, nothing is cut on that axis. With these rules: edges level ${edge.level}, tolerance ${edge.tolerance}, ` +
+      `maxGap ${edge.maxGap}; bottom level ${bottom.level}, tolerance ${bottom.tolerance}, maxGap ${bottom.maxGap}; ` +
+      `minBand ${MIN_PADDING_BAND}. W and H below are the size after this step.`,
+    edgeRule: { ...edge },
+    bottomRule: { ...bottom },
+    minBand: MIN_PADDING_BAND,
   };
 }
 

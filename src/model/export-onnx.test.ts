@@ -306,39 +306,57 @@ describe('export contract', () => {
   });
 
   test('contract padding rule finds the same box as trimPadding', () => {
-    // A trimmer written from the contract's padding text alone, with the numbers read from it.
-    const text = contract.preprocessing.padding;
-    const level = Number(/any channel exceeds (\d+)/.exec(text)?.[1]);
-    const tolerance = Number(/at most ([\d.]+) of its pixels/.exec(text)?.[1]);
-    const band = Number(/at least ([\d.]+) of the width/.exec(text)?.[1]);
-    assert.ok(level >= 0 && tolerance > 0 && band > 0, `numbers not found in: ${text}`);
+    // A trimmer written from the contract's padding description and rules alone.
+    const padding = contract.preprocessing.padding;
+    assert.ok(padding, 'the bundle trims padding, so the contract states how');
+    type Rule = { level: number; tolerance: number; maxGap: number };
     const source = checkImages[1];
-    // Pad the image with black bands of 40% left and 15% bottom, plus sparse bright noise.
+    // The image with a 40% black band on the left holding one caption line, a 15% band at the
+    // bottom, and sparse bright noise in the left band.
     const width = Math.round(source.width * 1.4);
     const height = Math.round(source.height * 1.15);
     const padded: RgbImage = { data: new Uint8Array(width * height * 3), width, height };
     const left = width - source.width;
     for (let y = 0; y < source.height; y++) padded.data.set(source.data.subarray(y * source.width * 3, (y + 1) * source.width * 3), (y * width + left) * 3);
     for (let i = 0; i < 20; i++) padded.data[(((i * 7919) % height) * width + (i * 104729) % left) * 3] = 255;
-    const bright = (x: number, y: number) => padded.data.subarray((y * width + x) * 3, (y * width + x) * 3 + 3).some((value) => value > level);
-    const keep = (count: number, isPadding: (index: number) => boolean): [number, number] => {
-      let start = 0;
-      while (start < count && isPadding(start)) start++;
-      if (start === count) return [0, count];
-      let end = count;
-      while (end > start && isPadding(end - 1)) end--;
-      return [start >= band * count ? start : 0, count - end >= band * count ? end : count];
+    for (let x = 10; x < 14; x++) for (let y = 20; y < 30; y++) padded.data.fill(230, (y * width + x) * 3, (y * width + x) * 3 + 3);
+    const m = (x: number, y: number) => Math.max(...padded.data.subarray((y * width + x) * 3, (y * width + x) * 3 + 3));
+    const band = (lines: number, isPadding: (step: number) => boolean, rule: Rule) => {
+      let length = 0;
+      let step = 0;
+      while (step < lines) {
+        if (isPadding(step)) {
+          length = ++step;
+          continue;
+        }
+        let runEnd = step;
+        while (runEnd < lines && !isPadding(runEnd)) runEnd++;
+        if (runEnd - step > Math.floor(rule.maxGap * lines) || runEnd === lines) break;
+        step = runEnd;
+      }
+      return length;
     };
-    const countBright = (from: number, to: number, at: (index: number) => boolean) => {
-      let count = 0;
-      for (let index = from; index < to; index++) if (at(index)) count++;
-      return count;
+    const axis = (lines: number, fromStart: (index: number) => boolean, fromEnd: (index: number) => boolean, startRule: Rule, endRule: Rule) => {
+      const a = band(lines, fromStart, startRule);
+      const b = band(lines, (step) => fromEnd(lines - 1 - step), endRule);
+      const start = a >= padding.minBand * lines ? a : 0;
+      const end = b >= padding.minBand * lines ? lines - b : lines;
+      return end > start ? [start, end] : [0, lines];
     };
-    const [x0, x1] = keep(width, (x) => countBright(0, height, (y) => bright(x, y)) <= tolerance * height);
-    const [y0, y1] = keep(height, (y) => countBright(x0, x1, (x) => bright(x, y)) <= tolerance * (x1 - x0));
+    const count = (from: number, to: number, bright: (index: number) => boolean) => {
+      let total = 0;
+      for (let index = from; index < to; index++) if (bright(index)) total++;
+      return total;
+    };
+    const { edgeRule, bottomRule } = padding;
+    const column = (x: number) => count(0, height, (y) => m(x, y) > edgeRule.level) <= edgeRule.tolerance * height;
+    const [x0, x1] = axis(width, column, column, edgeRule, edgeRule);
+    const row = (rule: Rule) => (y: number) => count(x0, x1, (x) => m(x, y) > rule.level) <= rule.tolerance * (x1 - x0);
+    const [y0, y1] = axis(height, row(edgeRule), row(bottomRule), edgeRule, bottomRule);
     const expected: PixelBox = { left: x0, top: y0, width: x1 - x0, height: y1 - y0 };
     assert.deepEqual(findContentBox(padded), expected);
     assert.deepEqual(expected, { left, top: 0, width: source.width, height: source.height });
+    assert.match(padding.description, /floor\(rule\.maxGap \* lines\)/);
   });
 
   test('contract sampling formula rebuilds views', async () => {

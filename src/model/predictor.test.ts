@@ -105,14 +105,17 @@ describe('predictor heat map', () => {
     }
     const [plain, banded] = await predictor.predictBatch([image, padded], { heatmap: true });
     assert.equal(banded.probability, plain.probability);
+    assert.equal(plain.contentBox, undefined);
+    assert.deepEqual(banded.contentBox, { left: image.width, top: 0, width: image.width, height: image.height });
     const plainMap = heatmapOf(plain);
     const bandedMap = heatmapOf(banded);
-    // The map spans the padded image: the band's cells are 0, the image's cells are the plain map.
-    assert.deepEqual([bandedMap.height, bandedMap.width], [plainMap.height, plainMap.width * 2]);
-    for (let y = 0; y < plainMap.height; y++) {
-      for (let x = 0; x < plainMap.width; x++) {
-        assert.equal(bandedMap.map[y * bandedMap.width + x], 0);
-        assert.equal(bandedMap.map[y * bandedMap.width + plainMap.width + x], plainMap.map[y * plainMap.width + x]);
+    // The map spans the padded image in quarter cells: the band's cells are 0, and each cell over
+    // the image holds the plain map's cell under it.
+    assert.deepEqual([bandedMap.height, bandedMap.width], [plainMap.height * 4, plainMap.width * 8]);
+    for (let y = 0; y < bandedMap.height; y++) {
+      for (let x = 0; x < bandedMap.width; x++) {
+        const expected = x < plainMap.width * 4 ? 0 : plainMap.map[Math.floor(y / 4) * plainMap.width + Math.floor(x / 4) - plainMap.width];
+        assert.equal(bandedMap.map[y * bandedMap.width + x], expected, `cell (${x}, ${y})`);
       }
     }
   });

@@ -1,6 +1,6 @@
 import type { RgbImage } from '../data/image.js';
 import type { PixelBox } from '../data/padding.js';
-import { trimPadding } from '../data/padding.js';
+import { isWholeBox, trimPadding } from '../data/padding.js';
 import type { Label } from '../data/sample.js';
 import { ModelError } from '../errors.js';
 import type { Logger } from '../util/log.js';
@@ -29,6 +29,8 @@ export interface Prediction {
   heatmap?: Float32Array;
   heatmapWidth?: number;
   heatmapHeight?: number;
+  /** The part of the image that was scored, when black padding bands were cut off (see trimPadding). */
+  contentBox?: PixelBox;
 }
 
 /** A loaded model bundle ready for inference. */
@@ -104,6 +106,7 @@ class BundlePredictor implements Predictor {
         label: probability >= this.manifest.threshold ? 1 : 0,
         threshold: this.manifest.threshold,
       };
+      if (!isWholeBox(boxes[index], image)) prediction.contentBox = boxes[index];
       if (options.heatmap) {
         // NOTE: for a linear head the map sums, before its ReLU, to the mean view logit minus the
         // head's bias. When the bias alone reaches the threshold, a malignant call can have no
@@ -129,15 +132,24 @@ interface HeatmapGrid {
   height: number;
 }
 
+/** Cells of a placed heat map per model cell along each axis, so the box edges fall within a quarter cell. */
+const PLACED_SUBDIVISION = 4;
+
+/** Longest side of a placed heat map in cells, so a thin content box cannot make a huge map. */
+const MAX_PLACED_SIDE = 512;
+
 /**
  * Places a heat map computed on the part `box` of an image into the whole image's coordinates.
- * The result has cells of about the same size as the input's, each holding the value of the input
- * cell under its centre, and 0 outside the box. A box that is the whole image returns `grid`.
+ * The result has cells of a quarter of the input's along each axis (fewer when a side would
+ * exceed MAX_PLACED_SIDE), each holding the value of the input cell under its centre, and 0
+ * outside the box. A box that is the whole image returns `grid`.
  */
 export function placeHeatmap(grid: HeatmapGrid, box: PixelBox, image: { width: number; height: number }): HeatmapGrid {
-  if (box.left === 0 && box.top === 0 && box.width === image.width && box.height === image.height) return grid;
-  const width = Math.max(grid.width, Math.round((grid.width * image.width) / box.width));
-  const height = Math.max(grid.height, Math.round((grid.height * image.height) / box.height));
+  if (isWholeBox(box, image)) return grid;
+  const cells = (gridSide: number, imageSide: number, boxSide: number) =>
+    Math.min(MAX_PLACED_SIDE, Math.max(gridSide, Math.round((gridSide * PLACED_SUBDIVISION * imageSide) / boxSide)));
+  const width = cells(grid.width, image.width, box.width);
+  const height = cells(grid.height, image.height, box.height);
   const values = new Float32Array(width * height);
   for (let gy = 0; gy < height; gy++) {
     const cellY = Math.floor((((gy + 0.5) * image.height) / height - box.top) * (grid.height / box.height));

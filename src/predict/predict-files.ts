@@ -6,6 +6,7 @@ import { hasImageExtension, IMAGE_EXTENSIONS, isMaskFile } from '../data/discove
 import { isDicom } from '../data/formats/dicom.js';
 import { decodeImageBytes, isSkippableImageError, readSampleBytes, type RgbImage } from '../data/image.js';
 import { checkAssessable } from '../data/image-content.js';
+import type { PixelBox } from '../data/padding.js';
 import { CLASS_NAMES } from '../data/sample.js';
 import { DataError } from '../errors.js';
 import sharp from 'sharp';
@@ -38,6 +39,8 @@ export interface PredictionRow {
   error?: string;
   /** Path of the heat map overlay PNG, when predictFiles was given a `heatmapDir`. */
   heatmap?: string;
+  /** The part of the image that was scored, when black padding bands were cut off (see trimPadding). */
+  contentBox?: PixelBox;
 }
 
 /**
@@ -126,6 +129,7 @@ export async function predictFiles(
       }
       const prediction = predictions[next++];
       const row: PredictionRow = { path: item.file, probability: prediction.probability, label: CLASS_NAMES[prediction.label], threshold };
+      if (prediction.contentBox) row.contentBox = prediction.contentBox;
       if (heatmapDir !== undefined && prediction.heatmap) {
         const name = `${String(start + offset + 1).padStart(4, '0')}-${truncateUtf8(path.parse(item.file).name, MAX_OVERLAY_STEM_BYTES)}.png`;
         row.heatmap = path.join(heatmapDir, name);

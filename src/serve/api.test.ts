@@ -111,12 +111,13 @@ describe('prediction API', () => {
     assert.match(body.heatmapUrl, /^\/api\/v1\/predictions\/[0-9a-f]{32}\/heatmap\.png$/);
     assert.equal(typeof body.heatmapEmpty, 'boolean');
     assert.equal(body.sourceFrames, 1);
+    assert.equal(body.contentBox, null);
     assert.equal(response.headers.get('location'), `/api/v1/predictions/${body.id}`);
     assert.equal(containsText(Buffer.from(JSON.stringify(body)), PATIENT_MARKER), false, 'the file name is not echoed');
 
-    // The response to the upload adds sourceFrames, a fact about the upload that is not stored.
+    // The response to the upload adds sourceFrames and contentBox, facts about the upload that are not stored.
     const fetched = await (await fetch(`${server.baseUrl}/api/v1/predictions/${body.id}`)).json();
-    const { sourceFrames: _sourceFrames, ...stored } = body;
+    const { sourceFrames: _sourceFrames, contentBox: _contentBox, ...stored } = body;
     assert.deepEqual(fetched, stored);
 
     const heatmap = await fetch(`${server.baseUrl}${body.heatmapUrl}`);
@@ -133,6 +134,17 @@ describe('prediction API', () => {
     const logText = server.logger.lines.join('\n');
     assert.equal(logText.includes(PATIENT_MARKER), false, 'the log holds no file name');
     assert.match(logText, /stored case 1/);
+  });
+
+  test('padded upload reports the analysed part and spans the heat map over the image', async () => {
+    const { width = 0, height = 0 } = await sharp(uploadPng).metadata();
+    const padded = await sharp(uploadPng).extend({ left: width, top: 0, bottom: 0, right: 0, background: '#000000' }).png().toBuffer();
+    const response = await postImage(server, imageForm(padded));
+    assert.equal(response.status, 201);
+    const body = await response.json();
+    assert.deepEqual(body.contentBox, { left: width, top: 0, width, height });
+    const heatmap = await sharp(Buffer.from(await (await fetch(`${server.baseUrl}${body.heatmapUrl}`)).arrayBuffer())).metadata();
+    assert.equal((heatmap.width ?? 0) / (heatmap.height ?? 1), (2 * width) / height);
   });
 
   test('JPEG upload drops EXIF', async () => {
@@ -257,6 +269,14 @@ describe('prediction API rejections', () => {
     const small = await ultrasoundLikePng(MIN_ASSESSABLE_SIDE - 1, 64);
     const error = await expectError(await postImage(server, imageForm(small)), 400, 'image_too_small');
     assert.match(error.message, /too small to assess/);
+  });
+
+  test('400 for a small image inside black padding', async () => {
+    // A 60-pixel image on a 900-pixel black canvas: the whole file is large, the content is not.
+    const small = await ultrasoundLikePng(60, 60);
+    const padded = await sharp(small).extend({ left: 420, right: 420, top: 420, bottom: 420, background: '#000000' }).png().toBuffer();
+    const error = await expectError(await postImage(server, imageForm(padded)), 400, 'image_too_small');
+    assert.match(error.message, /image content inside the black bands is 60x60 pixels, too small to assess/);
   });
 
   test('400 for invalid id and query', async () => {

@@ -1,3 +1,4 @@
+import type { PixelBox } from '../data/padding.js';
 import type { Predictor } from '../model/predictor.js';
 import type { Logger } from '../util/log.js';
 import type { CaseRecord, CaseStore } from './case-store.js';
@@ -15,6 +16,8 @@ export interface AnalysedUpload {
   record: CaseRecord;
   /** Frames in the uploaded file: above 1 for a multi-frame DICOM file, of which only the first was analysed. */
   sourceFrames: number;
+  /** The part of the image that was analysed when black padding bands were cut off, else null. */
+  contentBox: PixelBox | null;
 }
 
 export class PredictionService {
@@ -66,10 +69,10 @@ export class PredictionService {
 
     const work = this.queue.run(() => this.measureStep(() => this.predictAndStore(bytes, controller.signal)), controller.signal);
     try {
-      const record = await Promise.race([work, rejectOnAbort(controller.signal)]);
+      const { record, contentBox } = await Promise.race([work, rejectOnAbort(controller.signal)]);
       const elapsedMs = Math.round(performance.now() - started);
       this.logger.info(`stored case ${record.caseNumber} (${width} x ${height} pixels) in ${elapsedMs} ms`);
-      return { record, sourceFrames: frames };
+      return { record, sourceFrames: frames, contentBox };
     } catch (error) {
       // Wait for a running step to finish before the caller releases its admission slot.
       await work.catch((workError: unknown) => {
@@ -99,7 +102,7 @@ export class PredictionService {
     }
   }
 
-  private async predictAndStore(bytes: Uint8Array, abortSignal: AbortSignal): Promise<CaseRecord> {
+  private async predictAndStore(bytes: Uint8Array, abortSignal: AbortSignal): Promise<{ record: CaseRecord; contentBox: PixelBox | null }> {
     const image = await decodeUpload(bytes, this.limits.maxPixels);
     const prediction = await this.predictor.predict(image, { heatmap: true });
     const imagePng = await encodeDeidentifiedPng(image);
@@ -110,7 +113,7 @@ export class PredictionService {
       prediction.heatmap && prediction.heatmapWidth && prediction.heatmapHeight
         ? { data: prediction.heatmap, width: prediction.heatmapWidth, height: prediction.heatmapHeight }
         : undefined;
-    return this.store.insert({
+    const record = this.store.insert({
       probability: prediction.probability,
       label: prediction.label,
       threshold: prediction.threshold,
@@ -121,6 +124,7 @@ export class PredictionService {
       imagePng,
       heatmap,
     });
+    return { record, contentBox: prediction.contentBox ?? null };
   }
 }
 

@@ -93,6 +93,21 @@ describe('duplicateGroups', () => {
     assert.equal(result.groups[0].maxDistance, 0);
   });
 
+  test('copy inside black padding joins the group', async () => {
+    const root = await makeTempDir();
+    const bytes = await texturePng(7);
+    const { width = 0 } = await sharp(bytes).metadata();
+    await writeTree(root, {
+      'benign/a.png': bytes,
+      'malignant/a-padded.png': await sharp(bytes).extend({ left: width, top: 0, bottom: 0, right: 0, background: '#000000' }).png().toBuffer(),
+      'malignant/c.png': await texturePng(8),
+    });
+    const result = await duplicateGroups(await discoverClassFolders(root, memoryLogger()));
+    assert.equal(result.groups.length, 1);
+    assert.deepEqual(result.groups[0].ids, ['benign/a.png', 'malignant/a-padded.png']);
+    assert.equal(result.groups[0].maxDistance, 0);
+  });
+
   test('exact copies form exact group', async () => {
     const root = await makeTempDir();
     const bytes = await texturePng(5);

@@ -8,6 +8,7 @@ import type { Logger } from '../../util/log.js';
 import { silentLogger } from '../../util/log.js';
 import type { Dataset } from '../dataset.js';
 import { DEFAULT_IMAGE_LIMITS, isSkippableImageError, probeImageBytes, decodeImageBytes, readSampleBytes, type ImageInfo, type ImageLimits } from '../image.js';
+import { trimPadding } from '../padding.js';
 import type { Label } from '../sample.js';
 import { detectAnnotations, type AnnotationFinding } from './annotations.js';
 import { pixelHash } from './hashes.js';
@@ -57,7 +58,8 @@ export async function fingerprintDataset(dataset: Dataset, options: FingerprintO
       const bytes = await readSampleBytes(sample, limits);
       const info = await probeImageBytes(bytes, sample.file, limits);
       const image = await decodeImageBytes(bytes, sample.file, limits, logger);
-      const hashes = perceptualHashes(image);
+      // The model sees the image without its padding bands, so a padded copy is a near duplicate.
+      const hashes = perceptualHashes(trimPadding(image).image);
       fingerprints.push({
         id: sample.id,
         label: sample.label,

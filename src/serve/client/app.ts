@@ -224,6 +224,9 @@ function renderPrediction(card: UploadCard, prediction: PredictionView): HTMLEle
   if ((prediction.sourceFrames ?? 1) > 1) {
     imageColumn.append(element('p', 'hint first-frame', t('result.firstFrameOnly', { frames: prediction.sourceFrames! })));
   }
+  if (prediction.contentBox) {
+    imageColumn.append(element('p', 'hint padding-cut', t('result.paddingCut')));
+  }
   if (prediction.heatmapUrl && prediction.heatmapEmpty) {
     // An all-zero map renders fully transparent, so a message replaces the empty overlay.
     imageColumn.append(element('p', 'hint heatmap-empty', t('result.heatmapEmpty')));

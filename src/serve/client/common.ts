@@ -28,6 +28,8 @@ export interface PredictionView {
   reportUrl: string;
   /** Frames of the uploaded file, present only in the response to an upload. */
   sourceFrames?: number;
+  /** Present only in the response to an upload: the analysed part when black bands were cut off, else null. */
+  contentBox?: { left: number; top: number; width: number; height: number } | null;
 }
 
 const LANGUAGE_STORAGE_KEY = 'busight.language';
