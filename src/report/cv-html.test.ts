@@ -17,10 +17,11 @@ function crossValidationInput(): CrossValidationReportInput {
     version: '0.1.0',
     created: '2024-01-02T03:04:05.000Z',
     splitPolicy: POLICY,
-    folds: [1, 2, 3].map((fold) => ({ fold, test: metrics })),
+    folds: [1, 2, 3].map((fold) => ({ fold, test: metrics, threshold: 0.5 })),
     mean: summary,
     sd: { auc: 0, sensitivity: 0, specificity: 0, ece: 0 },
-    pooled: metrics,
+    pooled: { ...metrics, rocSpecificityAtTarget: 0.6667 },
+    targetSensitivity: 0.95,
     pooledRoc: rocCurve(yTrue, yProb),
   };
 }
@@ -48,4 +49,13 @@ test('cv report uses 灵敏度', () => {
   assert.ok(!html.includes('敏感度'));
   assert.ok(html.includes(`<span class="l-zh" lang="zh-CN">${MESSAGES['zh-CN']['metric.sensitivity']}</span>`));
   assert.match(MESSAGES['zh-CN']['cv.pooledNote'], /灵敏度和特异度/);
+});
+
+test('cv report shows fold thresholds and the pooled operating point', () => {
+  const html = renderCrossValidationReport(crossValidationInput());
+  assert.match(html, /<section id="pooled">/);
+  assert.equal((html.match(/<td class="num">0\.500<\/td>/g) ?? []).length, 3, 'one threshold cell per fold');
+  assert.ok(html.includes(MESSAGES.en['cv.perFold']), 'the pooled row names its thresholds');
+  assert.ok(html.includes('0.667'), 'the ROC specificity at the target');
+  assert.ok(html.includes(MESSAGES['zh-CN']['section.pooledAtThresholds']));
 });

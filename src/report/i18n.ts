@@ -52,6 +52,9 @@ const EN = {
   'cv.pooled': 'Pooled out-of-fold',
   'cv.pooledNote': 'Pooled: all out-of-fold test predictions together; sensitivity and specificity use each fold\'s own validation-chosen threshold. Each fold has its own report in fold-N/report.html.',
   'section.pooledRoc': 'ROC curve (pooled out-of-fold)',
+  'section.pooledAtThresholds': "Pooled out-of-fold, at each fold's threshold",
+  'cv.perFold': 'per fold',
+  'cv.rocSpecificity': 'Specificity where the pooled ROC curve reaches sensitivity {target} (no threshold set in advance does better)',
 
   'settings.backbone': 'Backbone',
   'settings.seed': 'Seed',
@@ -180,6 +183,9 @@ const ZH_CN = {
   'cv.pooled': '合并的折外预测',
   'cv.pooledNote': '合并：把所有折外测试预测放在一起计算；灵敏度和特异度使用各折在验证集上选定的阈值。每一折的完整报告见 fold-N/report.html。',
   'section.pooledRoc': 'ROC 曲线（合并的折外预测）',
+  'section.pooledAtThresholds': '合并的折外预测（各折使用自己的阈值）',
+  'cv.perFold': '各折不同',
+  'cv.rocSpecificity': '合并 ROC 曲线达到灵敏度 {target} 处的特异度（任何事先设定的阈值都不会更好）',
 
   'settings.backbone': '骨干网络',
   'settings.seed': '随机种子',

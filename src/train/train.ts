@@ -175,6 +175,7 @@ export async function runTraining(input: Partial<TrainOptions> & Pick<TrainOptio
       sd: crossValidation.sd,
       pooled: crossValidation.pooled,
       pooledRoc: roc,
+      targetSensitivity: options.targetSensitivity,
     }),
   );
   await writeFileAtomic(
