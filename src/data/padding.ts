@@ -81,13 +81,17 @@ export function findContentBox(image: RgbImage): PixelBox {
  */
 export function trimPadding(image: RgbImage): { image: RgbImage; box: PixelBox } {
   const box = findContentBox(image);
-  if (isWholeBox(box, image)) return { image, box };
+  return { image: isWholeBox(box, image) ? image : cropRgb(image, box), box };
+}
+
+/** Returns a copy of the part `box` of an image (RGB uint8 HWC); `box` must lie inside the image. */
+export function cropRgb(image: RgbImage, box: PixelBox): RgbImage {
   const data = new Uint8Array(box.width * box.height * 3);
   for (let y = 0; y < box.height; y++) {
     const from = ((box.top + y) * image.width + box.left) * 3;
     data.set(image.data.subarray(from, from + box.width * 3), y * box.width * 3);
   }
-  return { image: { data, width: box.width, height: box.height }, box };
+  return { data, width: box.width, height: box.height };
 }
 
 /** Returns whether `box` covers the whole of an image of the given size. */

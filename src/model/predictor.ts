@@ -22,7 +22,8 @@ export interface Prediction {
   /** The bundle's operating threshold in [0, 1]. */
   threshold: number;
   /**
-   * Heat map float32 [heatmapHeight, heatmapWidth] in the image's coordinates, when requested:
+   * Heat map float32 [heatmapHeight, heatmapWidth] over the image (or over contentBox with
+   * heatmapOver 'content'), when requested:
    * the ReLU of the head's logit split over positions and averaged over the test-time views (see
    * logitHeatmap). Values are >= 0 and 0 means no evidence for malignancy at that position.
    */
@@ -33,13 +34,24 @@ export interface Prediction {
   contentBox?: PixelBox;
 }
 
+/** Options of Predictor.predict and predictBatch. */
+export interface PredictOptions {
+  /** Whether to compute the heat map. */
+  heatmap?: boolean;
+  /**
+   * Coordinates of the heat map: 'image' (default) spans the whole image, 'content' spans only
+   * the scored part (Prediction.contentBox) when black padding bands were cut off.
+   */
+  heatmapOver?: 'image' | 'content';
+}
+
 /** A loaded model bundle ready for inference. */
 export interface Predictor {
   readonly manifest: BundleManifest;
   /** Predicts one decoded image (RGB uint8 HWC, any size; resized as the bundle's preprocessing specifies). */
-  predict(image: RgbImage, options?: { heatmap?: boolean }): Promise<Prediction>;
+  predict(image: RgbImage, options?: PredictOptions): Promise<Prediction>;
   /** Predicts a batch of decoded images (same contract as predict). */
-  predictBatch(images: RgbImage[], options?: { heatmap?: boolean }): Promise<Prediction[]>;
+  predictBatch(images: RgbImage[], options?: PredictOptions): Promise<Prediction[]>;
   dispose(): Promise<void>;
 }
 
@@ -67,11 +79,11 @@ class BundlePredictor implements Predictor {
     this.manifest = bundle.manifest;
   }
 
-  async predict(image: RgbImage, options: { heatmap?: boolean } = {}): Promise<Prediction> {
+  async predict(image: RgbImage, options: PredictOptions = {}): Promise<Prediction> {
     return (await this.predictBatch([image], options))[0];
   }
 
-  async predictBatch(images: RgbImage[], options: { heatmap?: boolean } = {}): Promise<Prediction[]> {
+  async predictBatch(images: RgbImage[], options: PredictOptions = {}): Promise<Prediction[]> {
     // The spatial tensors behind a heat map take about 1.7 MB a view (MobileNetV2), so with heat
     // maps the images go through the backbone one at a time to keep memory flat.
     if (options.heatmap && images.length > 1) {
@@ -111,7 +123,8 @@ class BundlePredictor implements Predictor {
         // NOTE: for a linear head the map sums, before its ReLU, to the mean view logit minus the
         // head's bias. When the bias alone reaches the threshold, a malignant call can have no
         // position above 0 and get an all-zero map. The web app then shows a message instead.
-        const heatmap = placeHeatmap(logitHeatmap(this.bundle.head, batch, index * testTimeViews, testTimeViews), boxes[index], image);
+        const contentMap = logitHeatmap(this.bundle.head, batch, index * testTimeViews, testTimeViews);
+        const heatmap = options.heatmapOver === 'content' ? contentMap : placeHeatmap(contentMap, boxes[index], image);
         prediction.heatmap = heatmap.values;
         prediction.heatmapWidth = heatmap.width;
         prediction.heatmapHeight = heatmap.height;

@@ -136,15 +136,21 @@ describe('prediction API', () => {
     assert.match(logText, /stored case 1/);
   });
 
-  test('padded upload reports the analysed part and spans the heat map over the image', async () => {
+  test('padded upload stores only the analysed part', async () => {
     const { width = 0, height = 0 } = await sharp(uploadPng).metadata();
     const padded = await sharp(uploadPng).extend({ left: width, top: 0, bottom: 0, right: 0, background: '#000000' }).png().toBuffer();
     const response = await postImage(server, imageForm(padded));
     assert.equal(response.status, 201);
     const body = await response.json();
     assert.deepEqual(body.contentBox, { left: width, top: 0, width, height });
+    // The stored image is the upload without its band, so it equals the unpadded image's pixels.
+    const storedPng = Buffer.from(await (await fetch(`${server.baseUrl}${body.imageUrl}`)).arrayBuffer());
+    const stored = await sharp(storedPng).greyscale().raw().toBuffer({ resolveWithObject: true });
+    const original = await sharp(uploadPng).greyscale().raw().toBuffer({ resolveWithObject: true });
+    assert.deepEqual([stored.info.width, stored.info.height], [width, height]);
+    assert.ok(stored.data.equals(original.data), 'stored pixels differ from the unpadded image');
     const heatmap = await sharp(Buffer.from(await (await fetch(`${server.baseUrl}${body.heatmapUrl}`)).arrayBuffer())).metadata();
-    assert.equal((heatmap.width ?? 0) / (heatmap.height ?? 1), (2 * width) / height);
+    assert.equal((heatmap.width ?? 0) / (heatmap.height ?? 1), width / height);
   });
 
   test('JPEG upload drops EXIF', async () => {

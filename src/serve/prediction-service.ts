@@ -1,4 +1,4 @@
-import type { PixelBox } from '../data/padding.js';
+import { cropRgb, type PixelBox } from '../data/padding.js';
 import type { Predictor } from '../model/predictor.js';
 import type { Logger } from '../util/log.js';
 import type { CaseRecord, CaseStore } from './case-store.js';
@@ -103,8 +103,10 @@ export class PredictionService {
   }
 
   private async predictAndStore(bytes: Uint8Array, abortSignal: AbortSignal): Promise<{ record: CaseRecord; contentBox: PixelBox | null }> {
-    const image = await decodeUpload(bytes, this.limits.maxPixels);
-    const prediction = await this.predictor.predict(image, { heatmap: true });
+    const upload = await decodeUpload(bytes, this.limits.maxPixels);
+    const prediction = await this.predictor.predict(upload, { heatmap: true, heatmapOver: 'content' });
+    // Only the scored part is kept: black bars, and any text burned into them, are not stored.
+    const image = prediction.contentBox ? cropRgb(upload, prediction.contentBox) : upload;
     const imagePng = await encodeDeidentifiedPng(image);
     abortSignal.throwIfAborted();
 
