@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import type { RgbImage } from './image.js';
-import { BOTTOM_PADDING_RULE, EDGE_PADDING_RULE, findContentBox, MIN_PADDING_BAND, trimPadding } from './padding.js';
+import { BOTTOM_PADDING_RULE, EDGE_PADDING_RULE, findContentBox, trimPadding } from './padding.js';
 
 /** A speckled grey image (values 30-229), like ultrasound tissue, RGB uint8 HWC. */
 function tissue(width: number, height: number, seed = 1): RgbImage {
@@ -38,11 +38,18 @@ test('trimPadding cuts black bands and keeps the pixels', () => {
   assert.deepEqual(image, inner);
 });
 
-test('bands narrower than MIN_PADDING_BAND stay', () => {
-  const narrow = Math.floor(MIN_PADDING_BAND * 200) - 1;
-  const wide = Math.ceil(MIN_PADDING_BAND * 200);
+test("bands narrower than their rule's minBand stay", () => {
+  // Left and right by EDGE_PADDING_RULE: one band just short of minBand, one just reaching it.
+  const narrow = Math.ceil(EDGE_PADDING_RULE.minBand * 200) - 1;
+  const wide = Math.ceil(EDGE_PADDING_RULE.minBand * 200);
   const padded = onBlack(tissue(200 - narrow - wide, 100), 200, 100, narrow, 0);
   assert.deepEqual(findContentBox(padded), { left: 0, top: 0, width: 200 - wide, height: 100 });
+  // The bottom needs BOTTOM_PADDING_RULE.minBand: a black band of 8% of the height stays.
+  const bottom = onBlack(tissue(100, 92), 100, 100, 0, 0);
+  assert.ok(0.08 < BOTTOM_PADDING_RULE.minBand);
+  assert.deepEqual(findContentBox(bottom), { left: 0, top: 0, width: 100, height: 100 });
+  const top = onBlack(tissue(100, 92), 100, 100, 0, 8);
+  assert.deepEqual(findContentBox(top), { left: 0, top: 8, width: 100, height: 92 });
 });
 
 /** Sets every pixel of rows [top, bottom) and columns [left, right) to `value`, or to value(x, y). */

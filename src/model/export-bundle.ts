@@ -6,7 +6,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 
-import { BOTTOM_PADDING_RULE, EDGE_PADDING_RULE, MIN_PADDING_BAND, type PaddingRule } from '../data/padding.js';
+import { BOTTOM_PADDING_RULE, EDGE_PADDING_RULE, type PaddingRule } from '../data/padding.js';
 import { ConfigError, ModelError } from '../errors.js';
 import { sha256, sha256File, writeFileAtomic } from '../util/atomic.js';
 import { BUSIGHT_VERSION } from '../version.js';
@@ -72,8 +72,6 @@ export interface ExportContract {
       edgeRule: PaddingRule;
       /** Rule of the bottom edge. */
       bottomRule: PaddingRule;
-      /** Smallest band that is cut, as a fraction of the side. */
-      minBand: number;
     } | null;
     inputSize: number;
     resize: string;
@@ -281,13 +279,12 @@ function paddingSection(): NonNullable<ExportContract['preprocessing']['padding'
       'lines no longer than floor(rule.maxGap * lines) is stepped over when a padding line follows it; a longer run, or one that ' +
       'reaches the far edge, ends the band. Columns first, with edgeRule from the left and from the right, counting all rows. ' +
       'Then rows, counting only the pixels of the kept columns: edgeRule from the top, bottomRule from the bottom. An edge cuts its ' +
-      'band only when the band length is at least minBand times the number of lines on that axis. If the cut bands would leave no ' +
+      'band only when the band length is at least its rule\'s minBand times the number of lines on that axis. If the cut bands would leave no ' +
       `line on an axis, nothing is cut on that axis. With these rules: edges level ${edge.level}, tolerance ${edge.tolerance}, ` +
-      `maxGap ${edge.maxGap}; bottom level ${bottom.level}, tolerance ${bottom.tolerance}, maxGap ${bottom.maxGap}; ` +
-      `minBand ${MIN_PADDING_BAND}. W and H below are the size after this step.`,
+      `maxGap ${edge.maxGap}, minBand ${edge.minBand}; bottom level ${bottom.level}, tolerance ${bottom.tolerance}, ` +
+      `maxGap ${bottom.maxGap}, minBand ${bottom.minBand}. W and H below are the size after this step.`,
     edgeRule: { ...edge },
     bottomRule: { ...bottom },
-    minBand: MIN_PADDING_BAND,
   };
 }
 

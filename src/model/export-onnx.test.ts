@@ -309,7 +309,7 @@ describe('export contract', () => {
     // A trimmer written from the contract's padding description and rules alone.
     const padding = contract.preprocessing.padding;
     assert.ok(padding, 'the bundle trims padding, so the contract states how');
-    type Rule = { level: number; tolerance: number; maxGap: number };
+    type Rule = { level: number; tolerance: number; maxGap: number; minBand: number };
     const source = checkImages[1];
     // The image with a 40% black band on the left holding one caption line, a 15% band at the
     // bottom, and sparse bright noise in the left band.
@@ -339,8 +339,8 @@ describe('export contract', () => {
     const axis = (lines: number, fromStart: (index: number) => boolean, fromEnd: (index: number) => boolean, startRule: Rule, endRule: Rule) => {
       const a = band(lines, fromStart, startRule);
       const b = band(lines, (step) => fromEnd(lines - 1 - step), endRule);
-      const start = a >= padding.minBand * lines ? a : 0;
-      const end = b >= padding.minBand * lines ? lines - b : lines;
+      const start = a >= startRule.minBand * lines ? a : 0;
+      const end = b >= endRule.minBand * lines ? lines - b : lines;
       return end > start ? [start, end] : [0, lines];
     };
     const count = (from: number, to: number, bright: (index: number) => boolean) => {

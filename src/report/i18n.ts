@@ -54,7 +54,7 @@ const EN = {
   'section.pooledRoc': 'ROC curve (pooled out-of-fold)',
   'section.pooledAtThresholds': "Pooled out-of-fold, at each fold's threshold",
   'cv.perFold': 'per fold',
-  'cv.rocSpecificity': 'Specificity where the pooled ROC curve reaches sensitivity {target} (no threshold set in advance does better)',
+  'cv.rocSpecificity': 'Specificity where the pooled ROC curve reaches sensitivity {target}: an upper bound for any threshold set in advance at that sensitivity',
 
   'settings.backbone': 'Backbone',
   'settings.seed': 'Seed',
@@ -185,7 +185,7 @@ const ZH_CN = {
   'section.pooledRoc': 'ROC 曲线（合并的折外预测）',
   'section.pooledAtThresholds': '合并的折外预测（各折使用自己的阈值）',
   'cv.perFold': '各折不同',
-  'cv.rocSpecificity': '合并 ROC 曲线达到灵敏度 {target} 处的特异度（任何事先设定的阈值都不会更好）',
+  'cv.rocSpecificity': '合并 ROC 曲线达到灵敏度 {target} 处的特异度：在该灵敏度下，任何事先设定的阈值都不会超过它',
 
   'settings.backbone': '骨干网络',
   'settings.seed': '随机种子',

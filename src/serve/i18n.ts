@@ -76,7 +76,7 @@ const EN = {
   'error.unsupported_media_type': 'This file type is not accepted.',
   'error.invalid_image': 'The file could not be read as an image.',
   'error.image_too_small':
-    'The image is too small to assess: it needs at least 128 pixels on each side. Upload the original ultrasound image, not a thumbnail.',
+    'The image, or its part inside black bands, is too small to assess: it needs at least 128 pixels on each side. Upload the original ultrasound image, not a thumbnail or a small image in a large black frame.',
   'error.blank_image': 'The image is blank (an almost uniform grey level), so it cannot be assessed. Upload the original ultrasound image.',
   'error.bad_request': 'The request was invalid.',
   'error.queue_full': 'The server is busy. Try again in a moment.',
@@ -152,7 +152,7 @@ const ZH_CN = {
   'error.too_many_pixels': '图像像素过多。',
   'error.unsupported_media_type': '不支持此文件类型。',
   'error.invalid_image': '无法将文件读取为图像。',
-  'error.image_too_small': '图像过小，无法评估：每边至少需要 128 像素。请上传原始超声图像，而不是缩略图。',
+  'error.image_too_small': '图像（或其黑色边带以内的部分）过小，无法评估：每边至少需要 128 像素。请上传原始超声图像，而不是缩略图或放在大片黑色背景中的小图。',
   'error.blank_image': '图像为空白（灰度几乎均匀），无法评估。请上传原始超声图像。',
   'error.bad_request': '请求无效。',
   'error.queue_full': '服务器繁忙，请稍后重试。',

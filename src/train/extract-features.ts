@@ -22,9 +22,10 @@ import type { FeatureSet } from './feature-set.js';
  * Version 3: views 2 and 3 became the fixed zoomed views. Version 4: MobileNetV2 runs with float32
  * activations and its rows gained the expansions of blocks 13, 15 and 16. Version 5: views 4 and 5
  * became the fixed rotated views. Version 6: features are root pooled (see rootPool). Version 7:
- * black padding bands are trimmed before the views are built (see trimPadding).
+ * black padding bands are trimmed before the views are built (see trimPadding). Version 8: the
+ * trimming rule became per edge and cuts narrower bands.
  */
-const VIEW_RECIPE_VERSION = 7;
+const VIEW_RECIPE_VERSION = 8;
 
 export interface ExtractOptions {
   /**

@@ -351,6 +351,8 @@ export interface CrossValidationSummary {
 export type PooledMetrics = Omit<BinaryMetrics, 'threshold'> & {
   /** The thresholds the images were called with, one per fold in fold order. */
   foldThresholds: number[];
+  /** Sensitivity the fold thresholds were chosen for, and at which rocSpecificityAtTarget is read. */
+  targetSensitivity: number;
   /**
    * Specificity where the pooled out-of-fold ROC curve first reaches the target sensitivity.
    * No threshold chosen in advance achieves it, so it is an upper bound of the operating point.
@@ -380,6 +382,7 @@ function summariseFolds(
     pooled: {
       ...pooled,
       foldThresholds: rounds.map((result) => result.manifest.threshold),
+      targetSensitivity: options.targetSensitivity,
       rocSpecificityAtTarget: specificityAtSensitivity(roc, options.targetSensitivity),
     },
   };
