@@ -1,6 +1,6 @@
 import type { RgbImage } from './image.js';
 
-/** How the padding lines at one edge of an image are recognised. */
+/** The test that decides which lines at one edge of an image are padding. */
 export interface PaddingRule {
   /** A pixel is bright when any channel exceeds this level (0-255). */
   level: number;
