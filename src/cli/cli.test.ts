@@ -137,7 +137,7 @@ describe('busight predict', () => {
     assert.equal(csvRun.code, 0, describeRun(csvRun));
 
     const records = parse(csvRun.stdout, { columns: true }) as Record<string, string>[];
-    assert.deepEqual(Object.keys(records[0]), ['path', 'probability', 'label', 'threshold', 'error', 'content_box']);
+    assert.deepEqual(Object.keys(records[0]), ['path', 'probability', 'label', 'threshold', 'error', 'content_box', 'atypical']);
     assert.deepEqual(records.map((record) => record.path).sort(), await expectedImages());
     assert.ok(!records.some((record) => record.path.endsWith(path.basename(MASK_ID))), 'mask file was predicted');
     // The CSV rounds probability and threshold to 6 decimals, so labels are compared with the JSON output below.
@@ -148,6 +148,7 @@ describe('busight predict', () => {
       assert.ok(probability >= 0, `${record.path}: probability ${record.probability}`);
       assert.ok(probability <= 1, `${record.path}: probability ${record.probability}`);
       assert.ok(record.label === 'benign' || record.label === 'malignant', `${record.path}: label ${record.label}`);
+      assert.equal(record.atypical, 'false', `${record.path}: a BUSI image flagged as atypical`);
     }
   });
 
@@ -188,7 +189,7 @@ describe('busight predict', () => {
     assert.equal(result.code, 0, describeRun(result));
 
     const records = parse(result.stdout, { columns: true }) as Record<string, string>[];
-    assert.deepEqual(Object.keys(records[0]), ['path', 'probability', 'label', 'threshold', 'error', 'content_box', 'heatmap']);
+    assert.deepEqual(Object.keys(records[0]), ['path', 'probability', 'label', 'threshold', 'error', 'content_box', 'atypical', 'heatmap']);
     assert.deepEqual(
       records.map((record) => record.heatmap),
       [path.join(heatmapDir, '0001-benign (2).png'), path.join(heatmapDir, '0002-malignant (5).png')],

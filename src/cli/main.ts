@@ -158,7 +158,7 @@ program
       if (options.format === 'json') {
         process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
       } else {
-        const header = ['path', 'probability', 'label', 'threshold', 'error', 'content_box'];
+        const header = ['path', 'probability', 'label', 'threshold', 'error', 'content_box', 'atypical'];
         const records = rows.map((row) => [
           row.path,
           row.probability === null ? '' : row.probability.toFixed(6),
@@ -166,12 +166,19 @@ program
           row.threshold.toFixed(6),
           row.error ?? '',
           row.contentBox ? `${row.contentBox.width}x${row.contentBox.height}+${row.contentBox.left}+${row.contentBox.top}` : '',
+          row.atypical === undefined ? '' : String(row.atypical),
         ]);
         if (options.heatmaps !== undefined) {
           header.push('heatmap');
           rows.forEach((row, index) => records[index].push(row.heatmap ?? ''));
         }
         process.stdout.write(stringify([header, ...records]));
+      }
+      const atypical = rows.filter((row) => row.atypical).length;
+      if (atypical > 0) {
+        process.stderr.write(
+          `warning: ${atypical} image(s) look unlike the images the model was trained on (atypical = true); their probabilities may be unreliable\n`,
+        );
       }
       if (rows.some((row) => row.error !== undefined)) process.exitCode = 3;
     } finally {

@@ -9,6 +9,7 @@ import type { BackboneName } from './backbone.js';
 import { BACKBONE_NAMES, BACKBONE_SPECS } from './backbone.js';
 import { FIXED_VIEW_COUNT } from './fixed-views.js';
 import type { HeadWeights } from './head.js';
+import type { Typicality } from './typicality.js';
 
 export const BUNDLE_MANIFEST_FILE = 'bundle.json';
 /** Format version of the bundles this busight writes and reads (see BundleManifest.formatVersion). */
@@ -66,6 +67,8 @@ export interface BundleManifest {
   targetSensitivity: number;
   /** Free-form facts about training (data size, seed, validation AUC), for the report and audits. */
   training: Record<string, unknown>;
+  /** Threshold for flagging atypical images (see Typicality); absent in bundles written before it. */
+  typicality?: Typicality;
 }
 
 export interface BundleContents {
@@ -77,6 +80,7 @@ export interface BundleContents {
   threshold: number;
   targetSensitivity: number;
   training: Record<string, unknown>;
+  typicality?: Typicality;
 }
 
 /** Writes a self-contained bundle folder atomically (a killed run leaves no half-written bundle). */
@@ -112,6 +116,7 @@ export async function writeBundle(target: string, contents: BundleContents): Pro
       threshold: contents.threshold,
       targetSensitivity: contents.targetSensitivity,
       training: contents.training,
+      ...(contents.typicality ? { typicality: contents.typicality } : {}),
     };
     manifest.modelVersion = modelVersionOf(manifest);
     await fs.writeFile(path.join(dir, BUNDLE_MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
@@ -130,6 +135,8 @@ export function modelVersionOf(manifest: BundleManifest): string {
     preprocessing: manifest.preprocessing,
     classNames: manifest.classNames,
     threshold: manifest.threshold,
+    // Absent in older bundles, so their versions stay as they were.
+    typicality: manifest.typicality,
   };
   return sha256(JSON.stringify(decisive)).slice(0, 12);
 }
@@ -230,6 +237,9 @@ function checkManifestValues(manifest: BundleManifest, manifestFile: string): vo
   const { testTimeViews, inputSize } = manifest.preprocessing ?? {};
   if (!Number.isInteger(testTimeViews) || testTimeViews < 1 || testTimeViews > FIXED_VIEW_COUNT) {
     throw invalid('preprocessing.testTimeViews', testTimeViews, `an integer from 1 to ${FIXED_VIEW_COUNT}`);
+  }
+  if (manifest.typicality !== undefined && !(typeof manifest.typicality?.threshold === 'number' && manifest.typicality.threshold > 0)) {
+    throw invalid('typicality.threshold', manifest.typicality?.threshold, 'a number above 0');
   }
   const { trimPadding } = manifest.preprocessing;
   if (trimPadding !== undefined && typeof trimPadding !== 'boolean') throw invalid('preprocessing.trimPadding', trimPadding, 'true or false');

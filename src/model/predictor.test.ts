@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { loadSampleImage, type RgbImage } from '../data/image.js';
 import { trainedTestBundle } from '../serve/bundle-fixture.js';
-import { BUSI_DIR, maxAbsDifference } from './backbone-fixtures.js';
+import { BUSI_DIR, LABELLED_PHOTOS, maxAbsDifference } from './backbone-fixtures.js';
 import { mirrorMap, mirrorRgb } from './mirror.js';
 import { loadPredictor, type Prediction, type Predictor } from './predictor.js';
 
@@ -117,6 +117,18 @@ describe('predictor heat map', () => {
         const expected = x < plainMap.width * 4 ? 0 : plainMap.map[Math.floor(y / 4) * plainMap.width + Math.floor(x / 4) - plainMap.width];
         assert.equal(bandedMap.map[y * bandedMap.width + x], expected, `cell (${x}, ${y})`);
       }
+    }
+  });
+
+  test('a photo is atypical and BUSI images are not', async () => {
+    const busi = await Promise.all([...IMAGE_IDS, ...FORMERLY_EMPTY_IDS].map(loadBusiImage));
+    const photos = await Promise.all(LABELLED_PHOTOS.map((check) => loadSampleImage({ id: check.file, file: check.file, label: 0 })));
+    assert.ok(predictor.manifest.typicality, 'the trained bundle has a typicality threshold');
+    for (const prediction of await predictor.predictBatch(busi)) {
+      assert.equal(prediction.atypical, false, `BUSI image at distance ${prediction.typicalityDistance}`);
+    }
+    for (const prediction of await predictor.predictBatch(photos)) {
+      assert.equal(prediction.atypical, true, `photo at distance ${prediction.typicalityDistance}, threshold ${predictor.manifest.typicality.threshold}`);
     }
   });
 

@@ -12,6 +12,7 @@ import { readBundle } from './bundle.js';
 import { fixedViews } from './fixed-views.js';
 import { calibratedProbability, headLogit } from './head.js';
 import { loadBackboneFromDir } from './load-backbone.js';
+import { typicalityDistance } from './typicality.js';
 
 /** Result for one image. */
 export interface Prediction {
@@ -32,6 +33,12 @@ export interface Prediction {
   heatmapHeight?: number;
   /** The part of the image that was scored, when black padding bands were cut off (see trimPadding). */
   contentBox?: PixelBox;
+  /**
+   * Distance of the image's features from the images the model was fitted on, and whether it
+   * exceeds the bundle's threshold (see Typicality); absent for bundles without one.
+   */
+  typicalityDistance?: number;
+  atypical?: boolean;
 }
 
 /** Options of Predictor.predict and predictBatch. */
@@ -119,6 +126,11 @@ class BundlePredictor implements Predictor {
         threshold: this.manifest.threshold,
       };
       if (!isWholeBox(boxes[index], image)) prediction.contentBox = boxes[index];
+      const { typicality } = this.manifest;
+      if (typicality) {
+        prediction.typicalityDistance = typicalityDistance(this.bundle.head, batch.pooled, index * testTimeViews, testTimeViews, dim);
+        prediction.atypical = prediction.typicalityDistance > typicality.threshold;
+      }
       if (options.heatmap) {
         // NOTE: for a linear head the map sums, before its ReLU, to the mean view logit minus the
         // head's bias. When the bias alone reaches the threshold, a malignant call can have no

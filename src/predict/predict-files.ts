@@ -41,6 +41,9 @@ export interface PredictionRow {
   heatmap?: string;
   /** The part of the image that was scored, when black padding bands were cut off (see trimPadding). */
   contentBox?: PixelBox;
+  /** Whether the image looks unlike the model's training images (see Typicality), when the bundle can tell. */
+  atypical?: boolean;
+  typicalityDistance?: number;
 }
 
 /**
@@ -130,6 +133,10 @@ export async function predictFiles(
       const prediction = predictions[next++];
       const row: PredictionRow = { path: item.file, probability: prediction.probability, label: CLASS_NAMES[prediction.label], threshold };
       if (prediction.contentBox) row.contentBox = prediction.contentBox;
+      if (prediction.atypical !== undefined) {
+        row.atypical = prediction.atypical;
+        row.typicalityDistance = prediction.typicalityDistance;
+      }
       if (heatmapDir !== undefined && prediction.heatmap) {
         const name = `${String(start + offset + 1).padStart(4, '0')}-${truncateUtf8(path.parse(item.file).name, MAX_OVERLAY_STEM_BYTES)}.png`;
         row.heatmap = path.join(heatmapDir, name);

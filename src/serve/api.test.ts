@@ -112,12 +112,13 @@ describe('prediction API', () => {
     assert.equal(typeof body.heatmapEmpty, 'boolean');
     assert.equal(body.sourceFrames, 1);
     assert.equal(body.contentBox, null);
+    assert.equal(body.atypical, false);
     assert.equal(response.headers.get('location'), `/api/v1/predictions/${body.id}`);
     assert.equal(containsText(Buffer.from(JSON.stringify(body)), PATIENT_MARKER), false, 'the file name is not echoed');
 
     // The response to the upload adds sourceFrames and contentBox, facts about the upload that are not stored.
     const fetched = await (await fetch(`${server.baseUrl}/api/v1/predictions/${body.id}`)).json();
-    const { sourceFrames: _sourceFrames, contentBox: _contentBox, ...stored } = body;
+    const { sourceFrames: _sourceFrames, contentBox: _contentBox, atypical: _atypical, ...stored } = body;
     assert.deepEqual(fetched, stored);
 
     const heatmap = await fetch(`${server.baseUrl}${body.heatmapUrl}`);

@@ -45,6 +45,8 @@ const EN = {
   'result.heatmapMissing': 'No heat map for this case.',
   'result.heatmapEmpty': 'The heat map is empty: no region of the image raised the malignancy score.',
   'result.firstFrameOnly': 'The DICOM file has {frames} frames; only the first was analysed. Upload the frame that shows the lesion best as its own file.',
+  'result.atypical':
+    'This image looks unlike the images the model was trained on (for example another probe type, another organ, or not an ultrasound image). The probability may be unreliable.',
   'result.paddingCut': 'Black bands at the edges of the upload were cut off before the analysis and are not stored; the image, the result and the heat map cover the part inside them.',
   'result.openReport': 'Printable report',
   'result.imageAlt': 'De-identified ultrasound image, case {caseNumber}',
@@ -123,6 +125,7 @@ const ZH_CN = {
   'result.heatmapMissing': '此病例没有热图。',
   'result.heatmapEmpty': '热图为空：图像中没有提高恶性评分的区域。',
   'result.firstFrameOnly': '该 DICOM 文件有 {frames} 帧，只分析了第一帧。请把最能显示病灶的那一帧单独导出后上传。',
+  'result.atypical': '这张图像与模型训练所用的图像差别很大（例如探头类型不同、部位不同，或并非超声图像），恶性概率可能不可靠。',
   'result.paddingCut': '分析前已裁掉上传图像边缘的黑色边带，这些边带不会被保存；显示的图像、结果和热力图都只针对边带以内的部分。',
   'result.openReport': '打印报告',
   'result.imageAlt': '已去标识的超声图像，病例 {caseNumber}',

@@ -25,6 +25,7 @@ import type { HeadWeights } from '../model/head.js';
 import { loadBackbone } from '../model/load-backbone.js';
 import { loadPredictor } from '../model/predictor.js';
 import { cacheRootDir } from '../model/weights.js';
+import { type Typicality, typicalityDistance, typicalityOf } from '../model/typicality.js';
 import { makeOutputDirectory } from '../util/make-directory.js';
 import { publishStaged, removeStaleStaging, sha256, sha256File, stagingDirIn, writeFileAtomic } from '../util/atomic.js';
 import type { Logger } from '../util/log.js';
@@ -277,6 +278,7 @@ async function trainRoundInto(staging: string, samples: SplitSample[], options: 
     preprocessing: { inputSize: backbone.inputSize, resize: 'fill', channels: 'rgb', testTimeViews: EVAL_VIEWS, trimPadding: true },
     threshold,
     targetSensitivity: options.targetSensitivity,
+    typicality: fittedTypicality(head, refitted ? [train.set, val.set] : [train.set]),
     training: {
       seed: options.seed,
       images: { train: train.samples.length, val: val.samples.length, test: test.samples.length },
@@ -391,6 +393,15 @@ function summariseFolds(
 function pooledRoc(rounds: RoundResult[]): RocCurve {
   const cases = rounds.flatMap((result) => result.testCases);
   return rocCurve(cases.map((result) => result.label), cases.map((result) => result.probability));
+}
+
+/** Returns the typicality threshold from the images the shipped head was fitted on (see Typicality). */
+function fittedTypicality(head: HeadWeights, sets: FeatureSet[]): Typicality {
+  const distances: number[] = [];
+  for (const set of sets) {
+    for (let image = 0; image < set.labels.length; image++) distances.push(typicalityDistance(head, set.features, image * set.views, set.views, set.dim));
+  }
+  return typicalityOf(distances);
 }
 
 /** Returns calibrated probabilities of each image of a feature set (logits averaged over views). */

@@ -224,6 +224,9 @@ function renderPrediction(card: UploadCard, prediction: PredictionView): HTMLEle
   if ((prediction.sourceFrames ?? 1) > 1) {
     imageColumn.append(element('p', 'hint first-frame', t('result.firstFrameOnly', { frames: prediction.sourceFrames! })));
   }
+  if (prediction.atypical) {
+    imageColumn.append(element('p', 'hint atypical', t('result.atypical')));
+  }
   if (prediction.contentBox) {
     imageColumn.append(element('p', 'hint padding-cut', t('result.paddingCut')));
   }

@@ -30,6 +30,8 @@ export interface PredictionView {
   sourceFrames?: number;
   /** Present only in the response to an upload: the analysed part when black bands were cut off, else null. */
   contentBox?: { left: number; top: number; width: number; height: number } | null;
+  /** Present only in the response to an upload: whether the image looks unlike the training images. */
+  atypical?: boolean | null;
 }
 
 const LANGUAGE_STORAGE_KEY = 'busight.language';
