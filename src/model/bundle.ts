@@ -191,7 +191,7 @@ export async function readBundle(dir: string): Promise<LoadedBundle> {
   if (manifest.modelVersion !== expectedVersion) {
     throw new ModelError(
       `${manifestFile}: model version ${manifest.modelVersion} does not match its contents (${expectedVersion}); ` +
-        'the threshold, preprocessing, class names or backbone in the manifest was edited. Retrain or restore the original bundle.',
+        'the threshold, typicality, preprocessing, class names or backbone in the manifest was edited. Retrain or restore the original bundle.',
     );
   }
 

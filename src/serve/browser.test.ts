@@ -10,6 +10,7 @@ import { after, afterEach, before, describe, test } from 'node:test';
 
 import { chromium, type Browser, type Page } from 'playwright-core';
 
+import { LABELLED_PHOTOS } from '../model/backbone-fixtures.js';
 import { memoryLogger } from '../util/log.js';
 import { busiImages, REPO_ROOT, trainedTestBundle } from './bundle-fixture.js';
 import { startServer, type RunningServer } from './start.js';
@@ -143,6 +144,22 @@ describe('web app in Chromium', { skip }, () => {
     const status = page.locator('.result-card .error');
     await status.waitFor();
     assert.equal(await status.innerText(), '失败：不支持此文件类型。');
+    await page.context().close();
+  });
+
+  test('a photo gets the atypical warning above its result', async () => {
+    const page = await newPage();
+    await page.goto(server.url);
+    await page.locator('#file-input').setInputFiles(LABELLED_PHOTOS[0].file);
+    const card = page.locator('.result-card');
+    await card.locator('.probability-value').waitFor({ timeout: 60_000 });
+    const warning = card.locator('.notice.atypical');
+    assert.equal(await warning.innerText(), translate('zh-CN', 'result.atypical'));
+    // The warning comes before the result in the card.
+    const order = await card.evaluate((root) => Array.from(root.children, (child) => child.className));
+    assert.ok(order.indexOf('notice atypical') < order.indexOf('result-body'), `card order ${order.join(', ')}`);
+    await page.locator('#language-switch').click();
+    assert.equal(await warning.innerText(), translate('en', 'result.atypical'));
     await page.context().close();
   });
 

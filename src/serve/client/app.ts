@@ -206,6 +206,12 @@ function renderCard(card: UploadCard): void {
     root.append(message);
     return;
   }
+  if (state.prediction.atypical) {
+    // Above the result, in the warning style, so it is read before the probability.
+    const warning = element('p', 'notice atypical', t('result.atypical'));
+    warning.setAttribute('role', 'alert');
+    root.append(warning);
+  }
   root.append(renderPrediction(card, state.prediction));
 }
 
@@ -223,9 +229,6 @@ function renderPrediction(card: UploadCard, prediction: PredictionView): HTMLEle
   imageColumn.append(figure);
   if ((prediction.sourceFrames ?? 1) > 1) {
     imageColumn.append(element('p', 'hint first-frame', t('result.firstFrameOnly', { frames: prediction.sourceFrames! })));
-  }
-  if (prediction.atypical) {
-    imageColumn.append(element('p', 'hint atypical', t('result.atypical')));
   }
   if (prediction.contentBox) {
     imageColumn.append(element('p', 'hint padding-cut', t('result.paddingCut')));
