@@ -73,10 +73,10 @@ export function registerApiRoutes(app: FastifyInstance, context: ApiContext): vo
     const release = service.admit();
     try {
       const bytes = await readImageField(request, limits.maxUploadBytes);
-      const { record, sourceFrames, contentBox, atypical } = await service.analyse(bytes);
+      const { record, sourceFrames, contentBox } = await service.analyse(bytes);
       noStore(reply);
       reply.code(201).header('Location', `/api/v1/predictions/${record.id}`);
-      return { ...toPredictionJson(record), sourceFrames, contentBox, atypical };
+      return { ...toPredictionJson(record), sourceFrames, contentBox };
     } finally {
       release();
     }

@@ -118,7 +118,7 @@ describe('prediction API', () => {
 
     // The response to the upload adds sourceFrames and contentBox, facts about the upload that are not stored.
     const fetched = await (await fetch(`${server.baseUrl}/api/v1/predictions/${body.id}`)).json();
-    const { sourceFrames: _sourceFrames, contentBox: _contentBox, atypical: _atypical, ...stored } = body;
+    const { sourceFrames: _sourceFrames, contentBox: _contentBox, ...stored } = body;
     assert.deepEqual(fetched, stored);
 
     const heatmap = await fetch(`${server.baseUrl}${body.heatmapUrl}`);

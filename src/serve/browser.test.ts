@@ -160,6 +160,11 @@ describe('web app in Chromium', { skip }, () => {
     assert.ok(order.indexOf('notice atypical') < order.indexOf('result-body'), `card order ${order.join(', ')}`);
     await page.locator('#language-switch').click();
     assert.equal(await warning.innerText(), translate('en', 'result.atypical'));
+    // The flag is stored with the case, so its printable report carries the warning too.
+    await page.locator('#cases-table tbody tr').first().waitFor();
+    const [report] = await Promise.all([page.context().waitForEvent('page'), page.locator('#cases-table tbody tr a').first().click()]);
+    await report.locator('#report').waitFor({ state: 'visible' });
+    assert.equal(await report.locator('#report-atypical').isVisible(), true);
     await page.context().close();
   });
 

@@ -19,6 +19,8 @@ export interface PredictionJson {
   heatmapUrl: string | null;
   /** True when the case has a heat map whose values are all 0, so no region raised the malignancy score. */
   heatmapEmpty: boolean;
+  /** Whether the image looked unlike the model's training images; null when the model could not tell. */
+  atypical: boolean | null;
   reportUrl: string;
 }
 
@@ -38,6 +40,7 @@ export function toPredictionJson(record: CaseRecord): PredictionJson {
     imageUrl: `${base}/image.png`,
     heatmapUrl: record.heatmapWidth !== undefined ? `${base}/heatmap.png` : null,
     heatmapEmpty: record.heatmapMax === 0,
+    atypical: record.atypical ?? null,
     reportUrl: `/report/${record.id}`,
   };
 }
@@ -54,6 +57,7 @@ export const CSV_COLUMNS = [
   'model_version',
   'image_width',
   'image_height',
+  'atypical',
 ] as const;
 
 /** Returns one CSV row for a case, in the order of CSV_COLUMNS. */
@@ -69,5 +73,6 @@ export function toCsvRow(record: CaseRecord): Array<string | number> {
     record.modelVersion,
     record.imageWidth,
     record.imageHeight,
+    record.atypical === undefined ? '' : String(record.atypical),
   ];
 }

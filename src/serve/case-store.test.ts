@@ -152,7 +152,8 @@ test('case store migrates schema version 1', async () => {
     // Old maps came from another method, so an all-zero one is not reported as empty.
     assert.equal(withMap?.heatmapMax, undefined);
     assert.equal(emptyMap?.heatmapMax, undefined);
-    assert.ok(logger.lines.some((line) => /from schema version 1 to 2/.test(line)), `no migration log line in ${JSON.stringify(logger.lines)}`);
+    assert.ok(logger.lines.some((line) => /from schema version 1 to 3/.test(line)), `no migration log line in ${JSON.stringify(logger.lines)}`);
+    assert.equal(withMap?.atypical, undefined);
     assert.deepEqual([...store.getImagePng('b'.repeat(32))!], [4, 5, 6]);
     assert.deepEqual([...store.getHeatmap('a'.repeat(32))!.data], [0, 1.5, 0.5]);
     assert.equal(store.count(), 2);
@@ -162,7 +163,7 @@ test('case store migrates schema version 1', async () => {
   }
   const reopened = new Database(path.join(dir, DATABASE_FILE));
   try {
-    assert.equal(reopened.pragma('user_version', { simple: true }), 2);
+    assert.equal(reopened.pragma('user_version', { simple: true }), 3);
     const tables = reopened.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[];
     assert.deepEqual(tables.map((table) => table.name), ['cases', 'sqlite_sequence']);
   } finally {
@@ -176,4 +177,38 @@ test('case store rejects newer schema', async () => {
   db.pragma('user_version = 99');
   db.close();
   assert.throws(() => CaseStore.open(dir), (error: unknown) => error instanceof DataError && /schema version 99/.test(error.message));
+});
+
+test('case store migrates schema version 2 and keeps heatmap_max', async () => {
+  const dir = await tempDir();
+  const db = new Database(path.join(dir, DATABASE_FILE));
+  db.exec(`
+    CREATE TABLE cases (
+      case_number INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL,
+      probability REAL NOT NULL, label INTEGER NOT NULL, threshold REAL NOT NULL, model_name TEXT NOT NULL,
+      model_version TEXT NOT NULL, image_width INTEGER NOT NULL, image_height INTEGER NOT NULL,
+      heatmap_width INTEGER, heatmap_height INTEGER, heatmap_max REAL, image_png BLOB NOT NULL, heatmap_f32 BLOB
+    );
+    PRAGMA user_version = 2;
+  `);
+  db.prepare(
+    `INSERT INTO cases (id, created_at, probability, label, threshold, model_name, model_version,
+       image_width, image_height, heatmap_width, heatmap_height, heatmap_max, image_png, heatmap_f32)
+     VALUES (?, '2026-01-02T03:04:05.000Z', 0.7, 1, 0.4, 'busight-test', 'abcdef012345', 4, 3, 3, 1, 0, ?, ?)`,
+  ).run('d'.repeat(32), Buffer.from([1]), Buffer.from(new Float32Array([0, 0, 0]).buffer));
+  db.close();
+
+  const logger = memoryLogger();
+  const store = CaseStore.open(dir, logger);
+  try {
+    const record = store.get('d'.repeat(32));
+    assert.equal(record?.heatmapMax, 0, 'a version 2 empty map stays empty');
+    assert.equal(record?.atypical, undefined);
+    assert.ok(logger.lines.some((line) => /from schema version 2 to 3/.test(line)));
+    const flagged = store.insert({ ...newCase(0.3), atypical: true });
+    assert.equal(store.get(flagged.id)?.atypical, true);
+    assert.equal(store.get(store.insert({ ...newCase(0.3), atypical: false }).id)?.atypical, false);
+  } finally {
+    store.close();
+  }
 });

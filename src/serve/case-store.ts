@@ -32,6 +32,8 @@ export interface CaseRecord {
   heatmapHeight?: number;
   /** Largest finite heat map value, when the case has a heat map. 0 means the map is all zero. */
   heatmapMax?: number;
+  /** Whether the image looked unlike the model's training images; undefined when the model could not tell. */
+  atypical?: boolean;
 }
 
 /** A new case as given to `CaseStore.insert`. */
@@ -47,6 +49,8 @@ export interface NewCase {
   imagePng: Uint8Array;
   /** Heat map float32 [heatmapHeight, heatmapWidth], when there is one. */
   heatmap?: { data: Float32Array; width: number; height: number };
+  /** Whether the image looked unlike the model's training images, when the model can tell. */
+  atypical?: boolean;
 }
 
 /** The database file inside the data folder. */
@@ -54,12 +58,12 @@ export const DATABASE_FILE = 'busight-cases.sqlite';
 
 /**
  * Schema version stored in `PRAGMA user_version`; a database from a newer busight is rejected.
- * Version 2 added the column heatmap_max.
+ * Version 2 added the column heatmap_max, version 3 the column atypical.
  */
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 const CASE_COLUMNS = `id, case_number, created_at, probability, label, threshold, model_name, model_version,
-  image_width, image_height, heatmap_width, heatmap_height, heatmap_max`;
+  image_width, image_height, heatmap_width, heatmap_height, heatmap_max, atypical`;
 
 interface CaseRow {
   id: string;
@@ -75,6 +79,7 @@ interface CaseRow {
   heatmap_width: number | null;
   heatmap_height: number | null;
   heatmap_max: number | null;
+  atypical: number | null;
 }
 
 /**
@@ -118,9 +123,9 @@ export class CaseStore {
     }
     try {
       if (version === 0) createSchema(db);
-      if (version === 1) {
-        migrateFromVersion1(db);
-        logger.info(`updated the case database ${file} from schema version 1 to ${SCHEMA_VERSION}`);
+      if (version > 0 && version < SCHEMA_VERSION) {
+        migrateFrom(db, version);
+        logger.info(`updated the case database ${file} from schema version ${version} to ${SCHEMA_VERSION}`);
       }
     } catch (error) {
       db.close();
@@ -143,8 +148,8 @@ export class CaseStore {
     const result = this.db
       .prepare(
         `INSERT INTO cases (id, created_at, probability, label, threshold, model_name, model_version,
-           image_width, image_height, heatmap_width, heatmap_height, heatmap_max, image_png, heatmap_f32)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+           image_width, image_height, heatmap_width, heatmap_height, heatmap_max, atypical, image_png, heatmap_f32)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         id,
@@ -159,6 +164,7 @@ export class CaseStore {
         newCase.heatmap?.width ?? null,
         newCase.heatmap?.height ?? null,
         newCase.heatmap ? heatmapMax(newCase.heatmap.data) : null,
+        newCase.atypical === undefined ? null : Number(newCase.atypical),
         Buffer.from(newCase.imagePng),
         heatmapBytes,
       );
@@ -229,6 +235,7 @@ const CASES_TABLE_COLUMNS = `
       heatmap_width INTEGER,
       heatmap_height INTEGER,
       heatmap_max REAL,
+      atypical INTEGER CHECK (atypical IN (0, 1)),
       image_png BLOB NOT NULL,
       heatmap_f32 BLOB`;
 
@@ -240,24 +247,25 @@ function createSchema(db: Database.Database): void {
 }
 
 /**
- * Rebuilds a version 1 cases table with the heatmap_max column, in one transaction. ALTER TABLE
- * ADD COLUMN would put the column after the image, so every list query would read the image.
- * The AUTOINCREMENT counter moves to the new table, so case numbers are still never reused.
- * heatmap_max stays NULL for the old cases: their maps were Grad-CAM of the last layer only,
- * which was all zero for some malignant calls, so a zero there does not mean the empty map that
- * heatmap_max = 0 reports for new cases.
+ * Rebuilds an older cases table with the current columns, in one transaction. ALTER TABLE ADD
+ * COLUMN would put a new column after the image, so every list query would read the image. The
+ * AUTOINCREMENT counter moves to the new table, so case numbers are still never reused. Columns
+ * that the old version lacks stay NULL: heatmap_max of version 1 cases, whose maps were Grad-CAM
+ * of the last layer only and could be all zero, so a zero there would not mean the empty map
+ * that heatmap_max = 0 reports; and atypical of cases from before the flag existed.
  */
-function migrateFromVersion1(db: Database.Database): void {
+function migrateFrom(db: Database.Database, version: number): void {
   const copied = `case_number, id, created_at, probability, label, threshold, model_name, model_version,
-    image_width, image_height, heatmap_width, heatmap_height, image_png, heatmap_f32`;
+    image_width, image_height, heatmap_width, heatmap_height, ${version >= 2 ? 'heatmap_max, ' : ''}image_png, heatmap_f32`;
+  const old = `cases_version_${version}`;
   db.transaction(() => {
     db.exec(`
-      ALTER TABLE cases RENAME TO cases_version_1;
+      ALTER TABLE cases RENAME TO ${old};
       CREATE TABLE cases (${CASES_TABLE_COLUMNS});
-      INSERT INTO cases (${copied}) SELECT ${copied} FROM cases_version_1;
+      INSERT INTO cases (${copied}) SELECT ${copied} FROM ${old};
       DELETE FROM sqlite_sequence WHERE name = 'cases';
-      UPDATE sqlite_sequence SET name = 'cases' WHERE name = 'cases_version_1';
-      DROP TABLE cases_version_1;
+      UPDATE sqlite_sequence SET name = 'cases' WHERE name = '${old}';
+      DROP TABLE ${old};
       PRAGMA user_version = ${SCHEMA_VERSION};
     `);
   })();
@@ -292,5 +300,6 @@ function toRecord(row: CaseRow): CaseRecord {
     heatmapWidth: row.heatmap_width ?? undefined,
     heatmapHeight: row.heatmap_height ?? undefined,
     heatmapMax: row.heatmap_max ?? undefined,
+    atypical: row.atypical === null ? undefined : row.atypical === 1,
   };
 }

@@ -111,6 +111,7 @@ export const REPORT_HTML = `${head('report.title', 'report.js')}
   </section>
   <p id="report-legend" class="legend"><span class="legend-bar"></span><span ${text('result.heatmapLegend')}</span></p>
   <p id="report-heatmap-empty" class="hint" hidden ${text('result.heatmapEmpty')}</p>
+  <p id="report-atypical" class="notice" hidden ${text('result.atypical')}</p>
   <section class="report-result">
     <p id="report-verdict" class="verdict"></p>
     <dl class="report-facts">

@@ -18,8 +18,6 @@ export interface AnalysedUpload {
   sourceFrames: number;
   /** The part of the image that was analysed when black padding bands were cut off, else null. */
   contentBox: PixelBox | null;
-  /** Whether the image looks unlike the model's training images (see Typicality); null when the bundle cannot tell. */
-  atypical: boolean | null;
 }
 
 export class PredictionService {
@@ -71,10 +69,10 @@ export class PredictionService {
 
     const work = this.queue.run(() => this.measureStep(() => this.predictAndStore(bytes, controller.signal)), controller.signal);
     try {
-      const { record, contentBox, atypical } = await Promise.race([work, rejectOnAbort(controller.signal)]);
+      const { record, contentBox } = await Promise.race([work, rejectOnAbort(controller.signal)]);
       const elapsedMs = Math.round(performance.now() - started);
       this.logger.info(`stored case ${record.caseNumber} (${width} x ${height} pixels) in ${elapsedMs} ms`);
-      return { record, sourceFrames: frames, contentBox, atypical };
+      return { record, sourceFrames: frames, contentBox };
     } catch (error) {
       // Wait for a running step to finish before the caller releases its admission slot.
       await work.catch((workError: unknown) => {
@@ -107,7 +105,7 @@ export class PredictionService {
   private async predictAndStore(
     bytes: Uint8Array,
     abortSignal: AbortSignal,
-  ): Promise<{ record: CaseRecord; contentBox: PixelBox | null; atypical: boolean | null }> {
+  ): Promise<{ record: CaseRecord; contentBox: PixelBox | null }> {
     const upload = await decodeUpload(bytes, this.limits.maxPixels);
     const prediction = await this.predictor.predict(upload, { heatmap: true, heatmapOver: 'content' });
     // Only the scored part is kept: black bars, and any text burned into them, are not stored.
@@ -130,9 +128,9 @@ export class PredictionService {
       imageHeight: image.height,
       imagePng,
       heatmap,
+      atypical: prediction.atypical,
     });
-    // NOTE: the atypical flag is not stored, so a reopened case and its printable report lack it.
-    return { record, contentBox: prediction.contentBox ?? null, atypical: prediction.atypical ?? null };
+    return { record, contentBox: prediction.contentBox ?? null };
   }
 }
 

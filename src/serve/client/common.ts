@@ -30,8 +30,8 @@ export interface PredictionView {
   sourceFrames?: number;
   /** Present only in the response to an upload: the analysed part when black bands were cut off, else null. */
   contentBox?: { left: number; top: number; width: number; height: number } | null;
-  /** Present only in the response to an upload: whether the image looks unlike the training images. */
-  atypical?: boolean | null;
+  /** Whether the image looked unlike the model's training images; null when the model could not tell. */
+  atypical: boolean | null;
 }
 
 const LANGUAGE_STORAGE_KEY = 'busight.language';

@@ -90,6 +90,7 @@ function render(): void {
     heatmap.hidden = true;
   }
   heatmapEmpty.hidden = !showEmptyMessage;
+  document.getElementById('report-atypical')!.hidden = prediction.atypical !== true;
   legend.hidden = showEmptyMessage;
   report.hidden = false;
 }
