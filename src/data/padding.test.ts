@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import type { RgbImage } from './image.js';
 import { BOTTOM_PADDING_RULE, EDGE_PADDING_RULE, findContentBox, trimPadding } from './padding.js';
 
-/** A speckled grey image (values 30-229), like ultrasound tissue, RGB uint8 HWC. */
+/** Returns a speckled grey image (values 30-229), like ultrasound tissue, RGB uint8 HWC. */
 function tissue(width: number, height: number, seed = 1): RgbImage {
   const data = new Uint8Array(width * height * 3);
   let state = seed;
@@ -15,7 +15,7 @@ function tissue(width: number, height: number, seed = 1): RgbImage {
   return { data, width, height };
 }
 
-/** Places `inner` at (left, top) of a black canvas of the given size. */
+/** Returns a black canvas of the given size with `inner` at (left, top). */
 function onBlack(inner: RgbImage, width: number, height: number, left: number, top: number): RgbImage {
   const data = new Uint8Array(width * height * 3);
   for (let y = 0; y < inner.height; y++) {
@@ -36,6 +36,7 @@ test('trimPadding cuts black bands and keeps the pixels', () => {
   const { image, box } = trimPadding(padded);
   assert.deepEqual(box, { left: 200, top: 40, width: 160, height: 120 });
   assert.deepEqual(image, inner);
+  assert.equal(trimPadding(padded).image, image, 'a second call returns the remembered cut');
 });
 
 test("bands narrower than their rule's minBand stay", () => {

@@ -7,8 +7,8 @@ export interface PaddingRule {
   /** A line is padding when at most this fraction of its pixels is bright. */
   tolerance: number;
   /**
-   * Longest run of non-padding lines, as a fraction of the lines, that a band may contain when
-   * padding lines follow it (a caption printed in a black bar); 0 allows none.
+   * Maximum run of non-padding lines inside a band, as a fraction of the lines, when padding lines
+   * follow it. Such a run is a caption printed in a black bar. 0 allows none.
    */
   maxGap: number;
   /** A band is cut only when it is at least this fraction of the lines; narrower bands stay. */
@@ -80,17 +80,26 @@ export function findContentBox(image: RgbImage): PixelBox {
   return { left, top, width: right - left, height: bottom - top };
 }
 
+/** Results of trimPadding by image object, so the checks, the predictor and the web app share one pass. */
+const trimmedByImage = new WeakMap<RgbImage, { image: RgbImage; box: PixelBox }>();
+
 /**
  * Returns the image (RGB uint8 HWC) cut to its content box (see findContentBox), and the box.
- * An image without padding bands is returned as is.
+ * An image without padding bands is returned as is. The result is remembered for the image
+ * object (about 12 ms for 1024x768 pixels), so the image must not change after it is trimmed.
  */
 export function trimPadding(image: RgbImage): { image: RgbImage; box: PixelBox } {
-  const box = findContentBox(image);
-  return { image: isWholeBox(box, image) ? image : cropRgb(image, box), box };
+  let trimmed = trimmedByImage.get(image);
+  if (!trimmed) {
+    const box = findContentBox(image);
+    trimmed = { image: isWholeBox(box, image) ? image : cropRgb(image, box), box };
+    trimmedByImage.set(image, trimmed);
+  }
+  return trimmed;
 }
 
 /** Returns a copy of the part `box` of an image (RGB uint8 HWC); `box` must lie inside the image. */
-export function cropRgb(image: RgbImage, box: PixelBox): RgbImage {
+function cropRgb(image: RgbImage, box: PixelBox): RgbImage {
   const data = new Uint8Array(box.width * box.height * 3);
   for (let y = 0; y < box.height; y++) {
     const from = ((box.top + y) * image.width + box.left) * 3;

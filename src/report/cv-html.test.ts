@@ -20,8 +20,7 @@ function crossValidationInput(): CrossValidationReportInput {
     folds: [1, 2, 3].map((fold) => ({ fold, test: metrics, threshold: 0.5 })),
     mean: summary,
     sd: { auc: 0, sensitivity: 0, specificity: 0, ece: 0 },
-    pooled: { ...metrics, rocSpecificityAtTarget: 0.6667 },
-    targetSensitivity: 0.95,
+    pooled: { ...metrics, targetSensitivity: 0.95, rocSpecificityAtTarget: 0.6667 },
     pooledRoc: rocCurve(yTrue, yProb),
   };
 }

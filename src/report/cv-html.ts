@@ -13,11 +13,12 @@ export interface CrossValidationReportInput {
   folds: { fold: number; test: BinaryMetrics; threshold: number }[];
   mean: { auc: number; sensitivity: number; specificity: number; ece: number };
   sd: { auc: number; sensitivity: number; specificity: number; ece: number };
-  /** Out-of-fold metrics, each image called at its own fold's threshold. */
-  pooled: Omit<BinaryMetrics, 'threshold'> & { rocSpecificityAtTarget: number };
+  /**
+   * Out-of-fold metrics, each image called at its own fold's threshold, with the sensitivity the
+   * thresholds were chosen for and the pooled ROC curve's specificity there.
+   */
+  pooled: Omit<BinaryMetrics, 'threshold'> & { targetSensitivity: number; rocSpecificityAtTarget: number };
   pooledRoc: RocCurve;
-  /** Sensitivity the thresholds were chosen for, in (0, 1]. */
-  targetSensitivity: number;
 }
 
 /** Renders the summary page of a k-fold run: one row per fold, mean and SD, pooled figures and the pooled ROC curve. */
@@ -71,7 +72,7 @@ export function renderCrossValidationReport(input: CrossValidationReportInput): 
     [t('metric.ppv'), nullable(pooled.ppv)],
     [t('metric.npv'), nullable(pooled.npv)],
     [t('metric.f1'), formatNumber(pooled.f1)],
-    [t('cv.rocSpecificity', { target: formatNumber(input.targetSensitivity, 2) }), formatNumber(pooled.rocSpecificityAtTarget)],
+    [t('cv.rocSpecificity', { target: formatNumber(pooled.targetSensitivity, 2) }), formatNumber(pooled.rocSpecificityAtTarget)],
   ];
   const pooledSection = `<section id="pooled"><h2>${t('section.pooledAtThresholds')}</h2><div class="two-columns">
 <table class="key-value">${pooledRows.map(([label, value]) => `<tr><th>${label}</th><td class="num">${value}</td></tr>`).join('')}</table>

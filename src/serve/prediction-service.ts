@@ -1,4 +1,4 @@
-import { cropRgb, type PixelBox } from '../data/padding.js';
+import { trimPadding, type PixelBox } from '../data/padding.js';
 import type { Predictor } from '../model/predictor.js';
 import type { Logger } from '../util/log.js';
 import type { CaseRecord, CaseStore } from './case-store.js';
@@ -109,7 +109,8 @@ export class PredictionService {
     const upload = await decodeUpload(bytes, this.limits.maxPixels);
     const prediction = await this.predictor.predict(upload, { heatmap: true, heatmapOver: 'content' });
     // Only the scored part is kept: black bars, and any text burned into them, are not stored.
-    const image = prediction.contentBox ? cropRgb(upload, prediction.contentBox) : upload;
+    // trimPadding returns the predictor's own cut of this upload.
+    const image = prediction.contentBox ? trimPadding(upload).image : upload;
     const imagePng = await encodeDeidentifiedPng(image);
     abortSignal.throwIfAborted();
 

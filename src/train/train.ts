@@ -176,7 +176,6 @@ export async function runTraining(input: Partial<TrainOptions> & Pick<TrainOptio
       sd: crossValidation.sd,
       pooled: crossValidation.pooled,
       pooledRoc: roc,
-      targetSensitivity: options.targetSensitivity,
     }),
   );
   await writeFileAtomic(
@@ -356,8 +355,8 @@ export type PooledMetrics = Omit<BinaryMetrics, 'threshold'> & {
   /** Sensitivity the fold thresholds were chosen for, and at which rocSpecificityAtTarget is read. */
   targetSensitivity: number;
   /**
-   * Specificity where the pooled out-of-fold ROC curve first reaches the target sensitivity.
-   * No threshold chosen in advance achieves it, so it is an upper bound of the operating point.
+   * Specificity where the pooled out-of-fold ROC curve first reaches the target sensitivity. No
+   * threshold chosen in advance does better at that sensitivity, so it is an upper bound.
    */
   rocSpecificityAtTarget: number;
 };
