@@ -33,7 +33,7 @@ export class UnassessableImageError extends DataError {
  * Throws UnassessableImageError (a DataError) naming `name` when an image (RGB uint8 HWC) is too
  * small or blank to assess, so no probability is reported for it. Both checks apply to the whole
  * image and to the part left after cutting off black padding bands (see trimPadding), because
- * that part is what the model sees.
+ * that part is what the model scores.
  */
 export function checkAssessable(image: RgbImage, name: string): void {
   checkContent(image, name, 'image');
@@ -41,12 +41,12 @@ export function checkAssessable(image: RgbImage, name: string): void {
   if (!isWholeBox(trimmed.box, image)) checkContent(trimmed.image, name, 'image content inside the black bands');
 }
 
-/** Throws UnassessableImageError when `image` is too small or blank; `what` names it in the message. */
-function checkContent(image: RgbImage, name: string, what: string): void {
+/** Throws UnassessableImageError when `image` is too small or blank; `subject` names it in the message. */
+function checkContent(image: RgbImage, name: string, subject: string): void {
   if (Math.min(image.width, image.height) < MIN_ASSESSABLE_SIDE) {
     throw new UnassessableImageError(
       'too_small',
-      `${name}: ${what} is ${image.width}x${image.height} pixels, too small to assess (at least ${MIN_ASSESSABLE_SIDE} pixels on each side are needed)`,
+      `${name}: ${subject} is ${image.width}x${image.height} pixels, too small to assess (at least ${MIN_ASSESSABLE_SIDE} pixels on each side are needed)`,
       name,
     );
   }
@@ -54,7 +54,7 @@ function checkContent(image: RgbImage, name: string, what: string): void {
   if (sd < MIN_GREY_LEVEL_SD) {
     throw new UnassessableImageError(
       'blank',
-      `${name}: ${what} is blank (grey-level standard deviation ${sd.toFixed(2)}, below ${MIN_GREY_LEVEL_SD}); check that the right file was exported`,
+      `${name}: ${subject} is blank (grey-level standard deviation ${sd.toFixed(2)}, below ${MIN_GREY_LEVEL_SD}); check that the right file was exported`,
       name,
     );
   }

@@ -65,7 +65,7 @@ export interface ExportContract {
   };
   preprocessing: {
     decode: string;
-    /** How black padding bands are cut off after decoding; null when the bundle was trained without it. */
+    /** Rule that cuts off black padding bands after decoding, or null when the bundle was trained without it. */
     padding: {
       description: string;
       /** Rule of the left, right and top edges. */

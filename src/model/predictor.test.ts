@@ -110,7 +110,7 @@ describe('predictor heat map', () => {
     const plainMap = heatmapOf(plain);
     const bandedMap = heatmapOf(banded);
     // The map spans the padded image in quarter cells: the band's cells are 0, and each cell over
-    // the image holds the plain map's cell under it.
+    // the image equals the plain map's cell under it.
     assert.deepEqual([bandedMap.height, bandedMap.width], [plainMap.height * 4, plainMap.width * 8]);
     for (let y = 0; y < bandedMap.height; y++) {
       for (let x = 0; x < bandedMap.width; x++) {

@@ -33,11 +33,9 @@ export interface Prediction {
   heatmapHeight?: number;
   /** The part of the image that was scored, when black padding bands were cut off (see trimPadding). */
   contentBox?: PixelBox;
-  /**
-   * Distance of the image's features from the images the model was fitted on, and whether it
-   * exceeds the bundle's threshold (see Typicality); absent for bundles without one.
-   */
+  /** Distance of the image's features from the images the model was fitted on (see Typicality). Absent for bundles without a threshold. */
   typicalityDistance?: number;
+  /** True when typicalityDistance exceeds the bundle's threshold. Absent for bundles without one. */
   atypical?: boolean;
 }
 
@@ -160,7 +158,7 @@ interface HeatmapGrid {
 /** Cells of a placed heat map per model cell along each axis, so the box edges fall within a quarter cell. */
 const PLACED_SUBDIVISION = 4;
 
-/** Longest side of a placed heat map in cells, so a thin content box cannot make a huge map. */
+/** Maximum cells along either side of a placed heat map, so a thin content box cannot make a huge map. */
 const MAX_PLACED_SIDE = 512;
 
 /**

@@ -144,7 +144,7 @@ export async function extractFeatures(
 
 /**
  * Builds the views of one decoded image (RGB uint8 HWC, any size) after trimming its black padding
- * bands (see trimPadding); each view is RGB uint8 HWC size x size.
+ * bands (see trimPadding). Each view is RGB uint8 HWC size x size.
  */
 async function buildViews(decoded: RgbImage, size: number, options: ExtractOptions, key: string): Promise<RgbImage[]> {
   if (options.views > FIXED_VIEW_COUNT && !options.augment) {

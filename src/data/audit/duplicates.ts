@@ -58,7 +58,7 @@ export async function fingerprintDataset(dataset: Dataset, options: FingerprintO
       const bytes = await readSampleBytes(sample, limits);
       const info = await probeImageBytes(bytes, sample.file, limits);
       const image = await decodeImageBytes(bytes, sample.file, limits, logger);
-      // The model sees the image without its padding bands, so a padded copy is a near duplicate.
+      // The model scores the image without its padding bands, so a padded copy is a near duplicate.
       const hashes = perceptualHashes(trimPadding(image).image);
       fingerprints.push({
         id: sample.id,
